@@ -1,0 +1,29 @@
+//! Anti-fraud early warning (反诈预警, DOMAIN.md §5): warnings from upstream anti-fraud centres,
+//! banks and carriers become cases about one person, graded red, yellow or blue, routed to the
+//! officer responsible for where the person lives, and worked to an outcome within deadlines
+//! that escalate to the station head and then the branch.
+//!
+//! Tables: `fraud_warnings`, `fraud_cases`, `fraud_case_events`, `fraud_candidates`,
+//! `fraud_region_stations`; settings `antifraud.grading`, `antifraud.deadlines`.
+//! Reads (never writes) residents, their phones and tags, grid teams and the organisation.
+//! Invariant: a warning is stored once per (source, upstream_id); the first one stands.
+//! Invariant: a case's grade only goes up; its deadlines run from our receipt and only come
+//! forward; each is a job, so it fires once across restarts and servers.
+//! Invariant: warnings loaded as history create no deadline, escalation, event or notification.
+//! Invariant: a warning is matched by ID number, or by a phone only one resident holds; never by
+//! name.
+
+pub mod api;
+pub mod case_page;
+pub mod cases;
+pub mod deadlines;
+pub mod intake;
+pub mod matching;
+pub mod model;
+pub mod pages;
+pub mod rules;
+pub mod rules_page;
+pub mod service;
+pub mod settings_api;
+pub mod store;
+pub mod work;

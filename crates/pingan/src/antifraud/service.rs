@@ -1,0 +1,208 @@
+//! The doors other code uses: intake of one warning or a batch, with its audit entry.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::intake::{self, Prepared, Receipt, Settings, Status, Touched};
+use super::model::{self, Grade, MatchKind, WarningInput};
+use crate::app::AppState;
+use crate::audit::{self, Entry};
+use crate::auth::{Caller, Permission};
+use crate::web::error::AppError;
+use crate::web::middleware::RequestMeta;
+
+pub const MAX_BATCH: usize = 1000;
+
+/// The answer for one warning.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Accepted {
+    /// The stored warning.
+    pub id: i64,
+    pub case_id: i64,
+    pub grade: Grade,
+    /// `created`, or `duplicate` when the same warning was stored before (nothing changed).
+    #[schema(example = "created")]
+    pub status: &'static str,
+    /// How the warning found its person.
+    #[serde(rename = "match")]
+    pub match_kind: MatchKind,
+}
+
+impl From<&Receipt> for Accepted {
+    fn from(r: &Receipt) -> Self {
+        Accepted {
+            id: r.warning_id,
+            case_id: r.case_id,
+            grade: r.grade,
+            status: if r.status == Status::Created { "created" } else { "duplicate" },
+            match_kind: r.match_kind,
+        }
+    }
+}
+
+/// One item of a batch: accepted, or refused with the field and reason.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ItemResult {
+    /// Position in the batch, from 0.
+    pub index: usize,
+    /// `created`, `duplicate`, `conflict` or `invalid`.
+    pub status: &'static str,
+    pub id: Option<i64>,
+    pub case_id: Option<i64>,
+    pub grade: Option<Grade>,
+    pub field: Option<String>,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BatchReport {
+    pub received: usize,
+    pub created: usize,
+    pub duplicates: usize,
+    pub refused: usize,
+    pub results: Vec<ItemResult>,
+}
+
+fn conflict_error(source: &str, upstream_id: &str, c: &intake::Conflict) -> AppError {
+    AppError::conflict(
+        c.field,
+        format!(
+            "warning {source}/{upstream_id} is already stored as warning {} with a different {}; the first one stands",
+            c.warning_id, c.field
+        ),
+    )
+}
+
+/// One warning: stored (201), the same one again (200), or refused whole.
+pub async fn ingest_one(
+    state: &AppState,
+    meta: &RequestMeta,
+    caller: &Caller,
+    input: &WarningInput,
+    history: bool,
+) -> Result<Accepted, AppError> {
+    caller.require(Permission::WarningsWrite)?;
+    let now = state.clock.now_ms();
+    let w = model::parse(input, now).map_err(|(f, r)| AppError::invalid(f, r))?;
+    let settings = Settings::load(state).await?;
+    let prepared = intake::prepare(state, w, &settings).await?;
+    let mut touched = Touched::default();
+    let mut tx = state.db.begin().await?;
+    let receipt = match intake::apply(&mut tx, state, &prepared, &settings, now, history, &mut touched).await? {
+        Ok(r) => r,
+        Err(c) => return Err(conflict_error(&prepared.w.source, &prepared.w.upstream_id, &c)),
+    };
+    if receipt.status == Status::Created {
+        let entry = audit_entry(meta, caller, &touched, history, 1, 0, 0);
+        audit::append(&mut tx, &state.db, &state.key, now, &entry).await.map_err(|e| audit::audit_failed(state, e))?;
+        tx.commit().await?;
+        crate::events::wake(state);
+    } else {
+        tx.rollback().await?;
+    }
+    Ok(Accepted::from(&receipt))
+}
+
+/// Up to [`MAX_BATCH`] warnings: each refused item is reported, the rest stored together.
+pub async fn ingest_batch(
+    state: &AppState,
+    meta: &RequestMeta,
+    caller: &Caller,
+    items: Vec<serde_json::Value>,
+    history: bool,
+) -> Result<BatchReport, AppError> {
+    caller.require(Permission::WarningsWrite)?;
+    if items.is_empty() {
+        return Err(AppError::invalid("body", "an empty batch; send at least one warning"));
+    }
+    if items.len() > MAX_BATCH {
+        return Err(AppError::invalid("body", format!("at most {MAX_BATCH} warnings per request")));
+    }
+    let now = state.clock.now_ms();
+    let settings = Settings::load(state).await?;
+    let received = items.len();
+    let mut results: Vec<Option<ItemResult>> = vec![None; received];
+    let mut ready: Vec<(usize, Prepared)> = Vec::with_capacity(received);
+    for (index, item) in items.into_iter().enumerate() {
+        let parsed = crate::web::extract::from_value::<WarningInput>(item)
+            .and_then(|input| model::parse(&input, now).map_err(|(f, r)| AppError::invalid(f, r)));
+        match parsed {
+            Ok(w) => ready.push((index, intake::prepare(state, w, &settings).await?)),
+            Err(AppError::Invalid { field, reason }) => results[index] = Some(refused(index, "invalid", field, reason)),
+            Err(other) => return Err(other),
+        }
+    }
+    let mut touched = Touched::default();
+    let (mut created, mut duplicates) = (0, 0);
+    let mut tx = state.db.begin().await?;
+    for (index, p) in &ready {
+        let item = match intake::apply(&mut tx, state, p, &settings, now, history, &mut touched).await? {
+            Ok(r) => {
+                if r.status == Status::Created {
+                    created += 1;
+                } else {
+                    duplicates += 1;
+                }
+                let a = Accepted::from(&r);
+                ItemResult {
+                    index: *index,
+                    status: a.status,
+                    id: Some(a.id),
+                    case_id: Some(a.case_id),
+                    grade: Some(a.grade),
+                    field: None,
+                    reason: None,
+                }
+            }
+            Err(c) => {
+                let e = conflict_error(&p.w.source, &p.w.upstream_id, &c);
+                let reason = match e {
+                    AppError::Conflict { reason, .. } => reason,
+                    _ => String::new(),
+                };
+                ItemResult { id: Some(c.warning_id), ..refused(*index, "conflict", c.field.to_string(), reason) }
+            }
+        };
+        results[*index] = Some(item);
+    }
+    let refused_count = received - created - duplicates;
+    if created > 0 {
+        let entry = audit_entry(meta, caller, &touched, history, created, duplicates, refused_count);
+        audit::append(&mut tx, &state.db, &state.key, now, &entry).await.map_err(|e| audit::audit_failed(state, e))?;
+        tx.commit().await?;
+        crate::events::wake(state);
+    } else {
+        tx.rollback().await?;
+    }
+    Ok(BatchReport {
+        received,
+        created,
+        duplicates,
+        refused: refused_count,
+        results: results.into_iter().flatten().collect(),
+    })
+}
+
+fn refused(index: usize, status: &'static str, field: String, reason: String) -> ItemResult {
+    ItemResult { index, status, id: None, case_id: None, grade: None, field: Some(field), reason: Some(reason) }
+}
+
+fn audit_entry(
+    meta: &RequestMeta,
+    caller: &Caller,
+    touched: &Touched,
+    history: bool,
+    created: usize,
+    duplicates: usize,
+    refused: usize,
+) -> Entry {
+    // Named one by one (a batch holds at most 1,000), so a search by record finds each.
+    let records = touched
+        .warnings
+        .iter()
+        .map(|id| format!("fraud_warning:{id}"))
+        .chain(touched.cases.iter().map(|id| format!("fraud_case:{id}")));
+    Entry::new(meta, Some(caller), "antifraud.warnings.ingest").records(records).detail(serde_json::json!({
+        "created": created, "duplicates": duplicates, "refused": refused, "history": history,
+    }))
+}

@@ -1,0 +1,255 @@
+//! SQL of warnings and cases.
+
+use super::matching::Route;
+use super::model::{Grade, Kind, MatchKind};
+use crate::db::Tx;
+
+/// A stored warning, as much of it as the idempotency check compares.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StoredWarning {
+    pub id: i64,
+    pub case_id: i64,
+    pub grade: String,
+    pub event_at: i64,
+    pub name: Option<String>,
+    pub id_hash: Option<Vec<u8>>,
+    pub phone_hash: Option<Vec<u8>>,
+    pub kind: String,
+    pub contacts_count: Option<i64>,
+    pub longest_call_s: Option<i64>,
+    pub app_installed: Option<i64>,
+    pub app_name: Option<String>,
+    pub amount_fen: Option<i64>,
+    pub flagged_account: Option<String>,
+}
+
+pub async fn existing(tx: &mut Tx, source: &str, upstream_id: &str) -> Result<Option<StoredWarning>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, case_id, grade, event_at, name, id_hash, phone_hash, kind, contacts_count, longest_call_s, \
+         app_installed, app_name, amount_fen, flagged_account FROM fraud_warnings WHERE source = $1 AND upstream_id = $2",
+    )
+    .bind(source)
+    .bind(upstream_id)
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+/// The open case a new warning about the same person joins, if one opened within the window.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OpenCase {
+    pub id: i64,
+    pub grade_rank: i64,
+    pub reasons: String,
+    pub node_id: i64,
+    pub contact_due_at: Option<i64>,
+    pub visit_due_at: Option<i64>,
+    pub first_contact_at: Option<i64>,
+    pub visited_at: Option<i64>,
+}
+
+/// The newest case in `state` (`open`, or `history` for history) about the resident or, for an
+/// unmatched person, the subject hash, opened at `opened_since` or later.
+pub async fn open_case_in(
+    tx: &mut Tx,
+    resident_id: Option<i64>,
+    subject_hash: Option<&[u8]>,
+    opened_since: i64,
+    state: &str,
+) -> Result<Option<OpenCase>, sqlx::Error> {
+    let cols = "id, grade_rank, reasons, node_id, contact_due_at, visit_due_at, first_contact_at, visited_at";
+    match (resident_id, subject_hash) {
+        (Some(r), _) => {
+            sqlx::query_as(&format!(
+                "SELECT {cols} FROM fraud_cases WHERE resident_id = $1 AND state = $3 AND opened_at >= $2 \
+                 ORDER BY id DESC LIMIT 1"
+            ))
+            .bind(r)
+            .bind(opened_since)
+            .bind(state)
+            .fetch_optional(&mut **tx)
+            .await
+        }
+        (None, Some(h)) => {
+            sqlx::query_as(&format!(
+                "SELECT {cols} FROM fraud_cases WHERE resident_id IS NULL AND subject_hash = $1 AND state = $3 \
+                 AND opened_at >= $2 ORDER BY id DESC LIMIT 1"
+            ))
+            .bind(h)
+            .bind(opened_since)
+            .bind(state)
+            .fetch_optional(&mut **tx)
+            .await
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+pub struct NewCase<'a> {
+    pub resident_id: Option<i64>,
+    pub subject_hash: Option<&'a [u8]>,
+    pub at: i64,
+    pub grade: Grade,
+    pub reasons: &'a str,
+    pub kind: Kind,
+    pub state: &'a str,
+    pub match_kind: MatchKind,
+    pub route: Route,
+    pub contact_due_at: Option<i64>,
+    pub visit_due_at: Option<i64>,
+    pub history: bool,
+}
+
+pub async fn insert_case(tx: &mut Tx, c: &NewCase<'_>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO fraud_cases (resident_id, subject_hash, opened_at, last_warning_at, warnings, grade, grade_rank, \
+         reasons, kind, state, match_state, grid_id, post_id, station_id, node_id, officer_id, contact_due_at, \
+         visit_due_at, history) VALUES ($1, $2, $3, $3, 1, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+         RETURNING id",
+    )
+    .bind(c.resident_id)
+    .bind(c.subject_hash)
+    .bind(c.at)
+    .bind(c.grade.code())
+    .bind(c.grade.rank())
+    .bind(c.reasons)
+    .bind(c.kind.code())
+    .bind(c.state)
+    .bind(c.match_kind.code())
+    .bind(c.route.grid_id)
+    .bind(c.route.post_id)
+    .bind(c.route.station_id)
+    .bind(c.route.node_id)
+    .bind(c.route.officer_id)
+    .bind(c.contact_due_at)
+    .bind(c.visit_due_at)
+    .bind(i64::from(c.history))
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// A later warning joins the case: its grade only goes up, its reasons accumulate.
+pub async fn join_case(
+    tx: &mut Tx,
+    id: i64,
+    at: i64,
+    grade: Grade,
+    reasons: &str,
+    contact_due_at: Option<i64>,
+    visit_due_at: Option<i64>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE fraud_cases SET warnings = warnings + 1, last_warning_at = $2, grade = $3, grade_rank = $4, \
+         reasons = $5, contact_due_at = $6, visit_due_at = $7 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(at)
+    .bind(grade.code())
+    .bind(grade.rank())
+    .bind(reasons)
+    .bind(contact_due_at)
+    .bind(visit_due_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// A warning's columns, identifiers already encrypted and hashed.
+pub struct NewWarning<'a> {
+    pub source: &'a str,
+    pub upstream_id: &'a str,
+    pub event_at: i64,
+    pub received_at: i64,
+    pub name: Option<&'a str>,
+    pub id_enc: Option<Vec<u8>>,
+    pub id_hash: Option<&'a [u8]>,
+    pub id_head: Option<&'a str>,
+    pub id_tail: Option<&'a str>,
+    pub phone_enc: Option<Vec<u8>>,
+    pub phone_hash: Option<&'a [u8]>,
+    pub phone_masked: Option<String>,
+    pub kind: Kind,
+    pub contacts_count: Option<i64>,
+    pub longest_call_s: Option<i64>,
+    pub app_installed: Option<bool>,
+    pub app_name: Option<&'a str>,
+    pub amount_fen: Option<i64>,
+    pub flagged_account: Option<&'a str>,
+    pub grade: Grade,
+    pub reasons: String,
+    pub rules_version: i64,
+    pub match_kind: MatchKind,
+    pub case_id: i64,
+    pub history: bool,
+}
+
+pub async fn insert_warning(tx: &mut Tx, w: &NewWarning<'_>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO fraud_warnings (source, upstream_id, event_at, received_at, name, id_enc, id_hash, id_head, id_tail, \
+         phone_enc, phone_hash, phone_masked, kind, contacts_count, longest_call_s, app_installed, app_name, amount_fen, \
+         flagged_account, grade, reasons, rules_version, match_kind, case_id, history) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25) \
+         RETURNING id",
+    )
+    .bind(w.source)
+    .bind(w.upstream_id)
+    .bind(w.event_at)
+    .bind(w.received_at)
+    .bind(w.name)
+    .bind(w.id_enc.as_deref())
+    .bind(w.id_hash)
+    .bind(w.id_head)
+    .bind(w.id_tail)
+    .bind(w.phone_enc.as_deref())
+    .bind(w.phone_hash)
+    .bind(w.phone_masked.as_deref())
+    .bind(w.kind.code())
+    .bind(w.contacts_count)
+    .bind(w.longest_call_s)
+    .bind(w.app_installed.map(i64::from))
+    .bind(w.app_name)
+    .bind(w.amount_fen)
+    .bind(w.flagged_account)
+    .bind(w.grade.code())
+    .bind(&w.reasons)
+    .bind(w.rules_version)
+    .bind(w.match_kind.code())
+    .bind(w.case_id)
+    .bind(i64::from(w.history))
+    .fetch_one(&mut **tx)
+    .await
+}
+
+pub async fn add_candidates(tx: &mut Tx, case_id: i64, residents: &[i64]) -> Result<(), sqlx::Error> {
+    for r in residents {
+        let sql = "INSERT INTO fraud_candidates (case_id, resident_id) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+        sqlx::query(sql).bind(case_id).bind(r).execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// One line of a case's timeline.
+pub struct Line<'a> {
+    pub case_id: i64,
+    pub at: i64,
+    pub account_id: Option<i64>,
+    pub kind: &'a str,
+    pub result: Option<&'a str>,
+    pub note: &'a str,
+    pub amount_fen: Option<i64>,
+}
+
+pub async fn timeline(tx: &mut Tx, l: &Line<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO fraud_case_events (case_id, at, account_id, kind, result, note, amount_fen) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(l.case_id)
+    .bind(l.at)
+    .bind(l.account_id)
+    .bind(l.kind)
+    .bind(l.result)
+    .bind(l.note)
+    .bind(l.amount_fen)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

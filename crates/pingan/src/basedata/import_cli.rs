@@ -1,0 +1,104 @@
+//! `pingan import`: base data from a file on the server's shell, with progress on stderr, and the
+//! blank templates offices fill in.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use super::import::import_residents;
+use super::import_template;
+use crate::app::AppState;
+use crate::audit::Entry;
+use crate::auth::{Caller, Permission};
+use crate::tabular::Limits;
+
+pub struct Args {
+    pub template: Option<String>,
+    pub format: String,
+    pub out: Option<PathBuf>,
+    pub kind: Option<String>,
+    pub file: Option<PathBuf>,
+    pub skip_invalid: bool,
+    pub rejects: Option<PathBuf>,
+}
+
+pub fn write_template(a: &Args) -> anyhow::Result<()> {
+    let name = a.template.as_deref().unwrap_or_default();
+    let template = import_template::by_name(name)
+        .ok_or_else(|| anyhow::anyhow!("--template: no template {name:?}; try residents"))?;
+    let bytes = match a.format.as_str() {
+        "csv" => template.csv_header_file(),
+        "xlsx" => template.xlsx_file(),
+        other => anyhow::bail!("--format: {other:?} is neither csv nor xlsx"),
+    };
+    let out = a.out.clone().unwrap_or_else(|| PathBuf::from(format!("{name}-template.{}", a.format)));
+    std::fs::write(&out, bytes).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
+    println!("wrote {} ({} columns; see README, \"Import templates\")", out.display(), template.columns.len());
+    Ok(())
+}
+
+pub async fn run(state: &AppState, a: &Args) -> anyhow::Result<()> {
+    let kind = a.kind.as_deref().ok_or_else(|| anyhow::anyhow!("say what to import: pingan import residents FILE"))?;
+    if kind != "residents" {
+        anyhow::bail!("cannot import {kind:?}; try residents");
+    }
+    let file = a.file.as_ref().ok_or_else(|| anyhow::anyhow!("give the file: pingan import residents FILE"))?;
+    if a.rejects.is_some() && !a.skip_invalid {
+        anyhow::bail!("--rejects needs --skip-invalid (without it nothing is written if any row is bad)");
+    }
+    let bytes = std::fs::read(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let operator = data_operator(state).await?;
+    let started = std::time::Instant::now();
+    let progress = |done: u64, total: u64, phase: &str| {
+        let mut err = std::io::stderr();
+        let _ = write!(err, "\r{phase}: {done} of about {total} rows ({:.0} s)   ", started.elapsed().as_secs_f64());
+        let _ = err.flush();
+    };
+    let report = import_residents(
+        state,
+        Entry::cli("resident.import"),
+        &operator,
+        &bytes,
+        &Limits::CLI,
+        a.skip_invalid,
+        &progress,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    eprintln!();
+    for e in report.errors.iter().take(50) {
+        eprintln!("line {}: {}: {}", e.line, e.field, e.reason);
+    }
+    if report.errors.len() > 50 {
+        eprintln!("… and {} more", report.errors.len() - 50);
+    }
+    if let Some(path) = &a.rejects {
+        let mut out = String::from("\u{feff}line,field,reason\r\n");
+        for e in &report.errors {
+            out.push_str(&format!("{},{},\"{}\"\r\n", e.line, e.field, e.reason.replace('"', "\"\"")));
+        }
+        std::fs::write(path, out).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    }
+    if !report.written {
+        anyhow::bail!("{} problem(s); nothing was imported", report.errors.len());
+    }
+    println!(
+        "{} rows: {} residents created, {} merged into existing records ({} phones added), {} addresses and {} houses created, {} rows skipped ({:.1} s)",
+        report.rows,
+        report.created,
+        report.merged,
+        report.phones_added,
+        report.addresses_created,
+        report.houses_created,
+        report.skipped,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// The operator at the server's shell importing base data: the whole bureau, audited as `cli:`.
+async fn data_operator(state: &AppState) -> anyhow::Result<Caller> {
+    let mut op = Caller::operator(state).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    op.permissions.insert(Permission::BaseDataWrite);
+    op.permissions.insert(Permission::PeopleRead);
+    Ok(op)
+}

@@ -1,0 +1,103 @@
+//! The import page: choose a CSV or XLSX file, send it, read the report. Without script the form
+//! posts the file here; with `/static/app.js` it is sent to the API with live progress.
+
+use axum::extract::{Multipart, State};
+use axum::response::Html;
+use axum::routing::get;
+use axum::Router;
+use maud::{html, Markup};
+
+use super::import::{import_residents, ResidentImportReport};
+use super::import_template::RESIDENTS;
+use crate::app::AppState;
+use crate::audit::Entry;
+use crate::auth::{Caller, Permission};
+use crate::tabular::Limits;
+use crate::web::error::{AppError, AppResult};
+use crate::web::layout::{csrf, render, row_errors, Page};
+use crate::web::middleware::RequestMeta;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route(
+        "/residents/import",
+        get(page).post(upload).layer(axum::extract::DefaultBodyLimit::max(Limits::UPLOAD.max_bytes + 64 * 1024)),
+    )
+}
+
+async fn page(State(state): State<AppState>, meta: RequestMeta, caller: Caller) -> AppResult<Html<String>> {
+    caller.require(Permission::BaseDataWrite)?;
+    Ok(Html(markup(&state, &meta, &caller, None).into_string()))
+}
+
+fn markup(state: &AppState, meta: &RequestMeta, caller: &Caller, report: Option<&ResidentImportReport>) -> Markup {
+    let l = meta.lang;
+    let zh = l == crate::web::i18n::Lang::Zh;
+    let body = html! {
+        h1 { (l.t("imp.title")) }
+        p.muted { (l.t("imp.explain")) }
+        p { a href="/api/v1/import-templates/residents?format=xlsx" { (l.t("imp.template_xlsx")) } " · "
+            a href="/api/v1/import-templates/residents" { (l.t("imp.template_csv")) } }
+        details { summary { (l.t("imp.columns")) }
+            ul { @for c in RESIDENTS.columns { li { strong { (if zh { c.zh } else { c.en }) } @if c.required { " *" } " — " (if zh { c.note_zh } else { c.note_en }) } } }
+        }
+        form.stack #import-form method="post" action="/residents/import" enctype="multipart/form-data"
+            data-upload="/api/v1/residents/import" data-progress="/api/v1/import-progress/"
+            data-label-uploading=(l.t("imp.uploading")) data-label-checking=(l.t("imp.checking"))
+            data-label-writing=(l.t("imp.writing")) data-label-failed=(l.t("imp.failed"))
+            data-label-written=(l.t("imp.written")) data-label-not-written=(l.t("imp.not_written"))
+            data-label-summary=(l.t("imp.summary")) {
+            (csrf(caller))
+            input type="file" name="file" accept=".csv,.xlsx,text/csv" required;
+            label.check { input type="checkbox" name="skip_invalid" value="true"; " " (l.t("imp.skip_invalid")) }
+            button type="submit" { (l.t("imp.submit")) }
+        }
+        progress #import-progress hidden max="100" value="0" {}
+        p #import-status role="status" {}
+        div #import-result {
+            @if let Some(r) = report { (report_markup(l, r)) }
+        }
+    };
+    render(state, meta, Some(caller), Page { title: l.t("imp.title"), active: "/residents", body })
+}
+
+pub fn report_markup(l: crate::web::i18n::Lang, r: &ResidentImportReport) -> Markup {
+    html! {
+        div.card {
+            p { (if r.written { l.t("imp.written") } else { l.t("imp.not_written") }) }
+            dl.facts {
+                dt { (l.t("imp.rows")) } dd { (r.rows) }
+                dt { (l.t("imp.created")) } dd { (r.created) }
+                dt { (l.t("imp.merged")) } dd { (r.merged) }
+                dt { (l.t("imp.skipped")) } dd { (r.skipped) }
+            }
+            @if !r.errors.is_empty() { (row_errors(&r.errors)) }
+        }
+    }
+}
+
+async fn upload(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    caller: Caller,
+    mut form: Multipart,
+) -> AppResult<Html<String>> {
+    let expected = caller.csrf.clone().ok_or(AppError::Unauthenticated)?;
+    let (mut sent, mut file, mut skip) = (None, None, false);
+    while let Some(field) =
+        form.next_field().await.map_err(|_| AppError::invalid("file", "the upload could not be read"))?
+    {
+        match field.name().unwrap_or("") {
+            "csrf" => sent = field.text().await.ok(),
+            "skip_invalid" => skip = field.text().await.map(|v| v == "true").unwrap_or(false),
+            "file" => file = Some(field.bytes().await.map_err(|_| AppError::PayloadTooLarge)?),
+            _ => {}
+        }
+    }
+    if sent.map(|s| crate::auth::constant_time_eq(s.as_bytes(), expected.as_bytes())) != Some(true) {
+        return Err(AppError::Forbidden("the form has expired or did not come from this site; reload the page".into()));
+    }
+    let file = file.filter(|f| !f.is_empty()).ok_or_else(|| AppError::invalid("file", "choose a CSV or XLSX file"))?;
+    let entry = Entry::new(&meta, Some(&caller), "resident.import");
+    let report = import_residents(&state, entry, &caller, &file, &Limits::UPLOAD, skip, &|_, _, _| {}).await?;
+    Ok(Html(markup(&state, &meta, &caller, Some(&report)).into_string()))
+}

@@ -1,0 +1,531 @@
+//! The second half of an import: resolving each checked row against the file and the database
+//! (same person, same address, same house), then writing everything in one transaction.
+
+use std::collections::{HashMap, HashSet};
+
+use sqlx::Row as _;
+
+use super::area::{Checker, Placed};
+use super::import::{row_error, Progress, ResidentImportReport, Row};
+use super::model::{address_key, DatumCode, HouseRelation, HouseUse, Tag};
+use super::resident::{self, Resident};
+use crate::app::AppState;
+use crate::audit::{self, Entry};
+use crate::auth::Caller;
+use crate::db::bulk::Value;
+use crate::jurisdiction::{scope_of, Level};
+use crate::pii::{self, mask::Phone};
+use crate::web::error::AppError;
+
+#[derive(Clone, Copy)]
+enum AddressRef {
+    Existing { id: i64, grid: Option<i64>, node: i64 },
+    New(usize),
+}
+
+struct NewAddress {
+    text: String,
+    placed: Placed,
+    datum: DatumCode,
+    node: i64,
+}
+
+#[derive(Clone, Copy)]
+enum HouseRef {
+    Existing(i64),
+    New(usize),
+}
+
+struct NewHouse {
+    address: AddressRef,
+    unit: String,
+    use_kind: HouseUse,
+}
+
+struct NewResident {
+    resident: Resident,
+    address: AddressRef,
+    house: Option<HouseRef>,
+}
+
+struct Merge {
+    id: i64,
+    phones: Vec<Phone>,
+    tags: Vec<Tag>,
+}
+
+pub(super) struct Plan {
+    addresses: Vec<NewAddress>,
+    houses: Vec<NewHouse>,
+    residents: Vec<NewResident>,
+    merges: Vec<Merge>,
+}
+
+fn union<T: PartialEq + Clone>(into: &mut Vec<T>, more: &[T]) {
+    for m in more {
+        if !into.contains(m) {
+            into.push(m.clone());
+        }
+    }
+}
+
+/// Resolves rows into what to write, adding row errors to `report` for rows that cannot be.
+pub(super) async fn plan(
+    state: &AppState,
+    caller: &Caller,
+    rows: Vec<Row>,
+    report: &mut ResidentImportReport,
+) -> Result<Plan, AppError> {
+    let scope = scope_of(state, caller).await?;
+    let writable: HashSet<i64> = sqlx::query_scalar::<_, i64>(&scope.nodes_sql(Level::Masked))
+        .fetch_all(state.db.reader())
+        .await?
+        .into_iter()
+        .collect();
+    // 1. One person per ID number within the file: the first row stays, later ones add phones and tags.
+    let mut kept: Vec<Row> = Vec::with_capacity(rows.len());
+    let mut by_hash: HashMap<Vec<u8>, usize> = HashMap::new();
+    for row in rows {
+        let hash = row.resident.id_number.as_ref().map(|id| state.key.lookup_hash(pii::ID_NUMBER, id.as_str()));
+        match hash.as_ref().and_then(|h| by_hash.get(h)) {
+            Some(&i) => {
+                let first = &mut kept[i].resident;
+                union(&mut first.phones, &row.resident.phones);
+                union(&mut first.tags, &row.resident.tags);
+                report.merged += 1;
+            }
+            None => {
+                if let Some(h) = hash {
+                    by_hash.insert(h, kept.len());
+                }
+                kept.push(row);
+            }
+        }
+    }
+    // 2. People already recorded keep their record; the file adds phones and tags.
+    let hashes: Vec<Vec<u8>> = by_hash.keys().cloned().collect();
+    let existing = lookup(
+        state,
+        &hashes,
+        |m| format!("SELECT id_hash, id, node_id FROM residents WHERE id_hash IN ({m})"),
+        |r| Ok((r.try_get::<Vec<u8>, _>(0)?, (r.try_get::<i64, _>(1)?, r.try_get::<i64, _>(2)?))),
+    )
+    .await?;
+    let mut merges = Vec::new();
+    let mut fresh = Vec::with_capacity(kept.len());
+    for row in kept {
+        let hash = row.resident.id_number.as_ref().map(|id| state.key.lookup_hash(pii::ID_NUMBER, id.as_str()));
+        match hash.and_then(|h| existing.get(&h).copied()) {
+            Some((id, node)) if writable.contains(&node) => {
+                merges.push(Merge { id, phones: row.resident.phones, tags: row.resident.tags });
+                report.merged += 1;
+            }
+            Some(_) => report.errors.push(row_error(
+                row.line,
+                "id_number",
+                "this person is recorded by a unit outside your jurisdiction; ask the bureau to transfer the record",
+            )),
+            None => fresh.push(row),
+        }
+    }
+    // 3. Addresses by standard text: existing ones keep their point; new ones need one.
+    let mut keys: Vec<String> = fresh.iter().map(|r| address_key(&r.address)).collect();
+    keys.sort();
+    keys.dedup();
+    let known = lookup(
+        state,
+        &keys,
+        |m| format!("SELECT text_key, id, grid_id, node_id FROM addresses WHERE text_key IN ({m})"),
+        |r| {
+            Ok((
+                r.try_get::<String, _>(0)?,
+                (r.try_get::<i64, _>(1)?, r.try_get::<Option<i64>, _>(2)?, r.try_get::<i64, _>(3)?),
+            ))
+        },
+    )
+    .await?;
+    let checker = Checker::load(state).await?;
+    let index = crate::grids::index::current(state).await?;
+    let mut addresses: Vec<NewAddress> = Vec::new();
+    let mut address_of: HashMap<String, AddressRef> = HashMap::new();
+    let mut placed_rows: Vec<(Row, AddressRef)> = Vec::with_capacity(fresh.len());
+    for row in fresh {
+        let key = address_key(&row.address);
+        if let Some(a) = address_of.get(&key) {
+            placed_rows.push((row, *a));
+            continue;
+        }
+        let a = match known.get(&key) {
+            Some(&(id, grid, node)) if writable.contains(&node) => AddressRef::Existing { id, grid, node },
+            Some(_) => {
+                report.errors.push(row_error(
+                    row.line,
+                    "address",
+                    "this address is recorded outside your jurisdiction",
+                ));
+                continue;
+            }
+            None => {
+                let Some((lon, lat, datum)) = row.point else {
+                    report.errors.push(row_error(
+                        row.line,
+                        "lon",
+                        "a new address needs its longitude and latitude (经度, 纬度)",
+                    ));
+                    continue;
+                };
+                let p = match checker.check(lon, lat, datum.into()) {
+                    Ok(p) => p,
+                    Err(AppError::Invalid { reason, .. }) => {
+                        report.errors.push(row_error(row.line, "lon", reason));
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+                let grid = index.index.locate(p).and_then(|c| index.nodes.get(c)).map(|(id, _)| *id);
+                if grid.is_some_and(|g| !writable.contains(&g)) {
+                    report.errors.push(row_error(
+                        row.line,
+                        "lon",
+                        "the point lies in a grid outside your jurisdiction",
+                    ));
+                    continue;
+                }
+                let node = grid.unwrap_or(caller.node_id);
+                addresses.push(NewAddress {
+                    text: row.address.clone(),
+                    placed: Placed { lon: p.x(), lat: p.y(), grid_id: grid },
+                    datum,
+                    node,
+                });
+                AddressRef::New(addresses.len() - 1)
+            }
+        };
+        address_of.insert(key, a);
+        placed_rows.push((row, a));
+    }
+    // 4. Houses by (address, unit).
+    let existing_addresses: Vec<i64> = placed_rows
+        .iter()
+        .filter_map(|(r, a)| match a {
+            AddressRef::Existing { id, .. } if r.unit.is_some() => Some(*id),
+            _ => None,
+        })
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let mut known_houses: HashMap<(i64, String), i64> = HashMap::new();
+    for chunk in existing_addresses.chunks(500) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!("SELECT address_id, unit, id FROM houses WHERE address_id IN ({})", marks.join(","));
+        let mut q = sqlx::query_as::<_, (i64, String, i64)>(&sql);
+        for a in chunk {
+            q = q.bind(*a);
+        }
+        for (a, u, id) in q.fetch_all(state.db.reader()).await? {
+            known_houses.insert((a, u), id);
+        }
+    }
+    let mut houses: Vec<NewHouse> = Vec::new();
+    let mut house_of: HashMap<(String, String), HouseRef> = HashMap::new();
+    let mut residents = Vec::with_capacity(placed_rows.len());
+    for (row, a) in placed_rows {
+        let house = match &row.unit {
+            None => None,
+            Some(unit) => {
+                let key = (address_key(&row.address), unit.clone());
+                let found = house_of.get(&key).copied().or_else(|| match a {
+                    AddressRef::Existing { id, .. } => {
+                        known_houses.get(&(id, unit.clone())).map(|h| HouseRef::Existing(*h))
+                    }
+                    AddressRef::New(_) => None,
+                });
+                Some(found.unwrap_or_else(|| {
+                    let use_kind =
+                        row.house_use.unwrap_or(if row.resident.house_relation == Some(HouseRelation::Tenant) {
+                            HouseUse::Rented
+                        } else {
+                            HouseUse::OwnerOccupied
+                        });
+                    houses.push(NewHouse { address: a, unit: unit.clone(), use_kind });
+                    let h = HouseRef::New(houses.len() - 1);
+                    house_of.insert(key, h);
+                    h
+                }))
+            }
+        };
+        residents.push(NewResident { resident: row.resident, address: a, house });
+    }
+    Ok(Plan { addresses, houses, residents, merges })
+}
+
+/// Existing rows for keys, looked up in chunks of 500 bound values.
+async fn lookup<K, V>(
+    state: &AppState,
+    keys: &[K],
+    sql: impl Fn(&str) -> String,
+    row: impl Fn(sqlx::any::AnyRow) -> Result<(K, V), sqlx::Error>,
+) -> Result<HashMap<K, V>, AppError>
+where
+    K: Clone + Eq + std::hash::Hash + Send + for<'q> sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + 'static,
+{
+    let mut out = HashMap::with_capacity(keys.len());
+    for chunk in keys.chunks(500) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let text = sql(&marks.join(","));
+        let mut q = sqlx::query(&text);
+        for k in chunk {
+            q = q.bind(k.clone());
+        }
+        for r in q.fetch_all(state.db.reader()).await? {
+            let (k, v) = row(r)?;
+            out.insert(k, v);
+        }
+    }
+    Ok(out)
+}
+
+/// Writes the plan in one transaction with one audit entry naming what it touched.
+pub(super) async fn write(
+    state: &AppState,
+    mut entry: Entry,
+    caller: &Caller,
+    plan: Plan,
+    report: &mut ResidentImportReport,
+    progress: Progress<'_>,
+) -> Result<(), AppError> {
+    let now = state.clock.now_ms();
+    let by = caller.account_id;
+    let total = (plan.residents.len() + plan.merges.len()) as u64;
+    let mut tx = state.db.begin().await?;
+    let db = &state.db;
+    let address_ids = db.reserve_ids(&mut tx, "addresses", plan.addresses.len()).await?;
+    let rows: Vec<Vec<Value>> = plan
+        .addresses
+        .iter()
+        .zip(&address_ids)
+        .map(|(a, id)| {
+            vec![
+                (*id).into(),
+                a.text.as_str().into(),
+                address_key(&a.text).into(),
+                a.placed.lon.into(),
+                a.placed.lat.into(),
+                pingan_geo::Datum::from(a.datum).as_str().into(),
+                a.placed.grid_id.into(),
+                a.node.into(),
+                now.into(),
+                by.into(),
+                now.into(),
+                by.into(),
+            ]
+        })
+        .collect();
+    db.insert_rows(&mut tx, "addresses", &ADDRESS_COLUMNS, &rows).await?;
+    let resolve = |a: AddressRef| match a {
+        AddressRef::Existing { id, grid, node } => (id, grid, node),
+        AddressRef::New(i) => (address_ids[i], plan.addresses[i].placed.grid_id, plan.addresses[i].node),
+    };
+    let house_ids = db.reserve_ids(&mut tx, "houses", plan.houses.len()).await?;
+    let rows: Vec<Vec<Value>> = plan
+        .houses
+        .iter()
+        .zip(&house_ids)
+        .map(|(h, id)| {
+            let (address, _, node) = resolve(h.address);
+            vec![
+                (*id).into(),
+                address.into(),
+                h.unit.as_str().into(),
+                h.use_kind.code().into(),
+                node.into(),
+                now.into(),
+                by.into(),
+                now.into(),
+                by.into(),
+            ]
+        })
+        .collect();
+    db.insert_rows(&mut tx, "houses", &HOUSE_COLUMNS, &rows).await?;
+    let created = db.reserve_ids(&mut tx, "residents", plan.residents.len()).await?;
+    // Encrypting and hashing is the CPU part; rows are written in batches as they are made.
+    let batch = 20_000;
+    for (n, (chunk, ids)) in plan.residents.chunks(batch).zip(created.chunks(batch)).enumerate() {
+        let (mut people, mut phones, mut tags) = (Vec::new(), Vec::new(), Vec::new());
+        for (r, id) in chunk.iter().zip(ids) {
+            let (address, grid, node) = resolve(r.address);
+            let house = r.house.map(|h| match h {
+                HouseRef::Existing(id) => id,
+                HouseRef::New(i) => house_ids[i],
+            });
+            people.push(resident_row(state, *id, &r.resident, address, house, grid, node, by, now));
+            for (ord, p) in r.resident.phones.iter().enumerate() {
+                phones.push(vec![
+                    (*id).into(),
+                    state.key.lookup_hash(pii::PHONE, p.as_str()).into(),
+                    state.key.encrypt_str(p.as_str()).into(),
+                    p.masked().into(),
+                    (ord as i64).into(),
+                    now.into(),
+                ]);
+            }
+            for t in &r.resident.tags {
+                tags.push(vec![(*id).into(), t.code().into()]);
+            }
+        }
+        db.insert_rows(&mut tx, "residents", &RESIDENT_COLUMNS, &people).await?;
+        db.insert_rows(&mut tx, "resident_phones", &PHONE_COLUMNS, &phones).await?;
+        db.insert_rows(&mut tx, "resident_tags", &["resident_id", "tag"], &tags).await?;
+        progress(((n + 1) * batch).min(plan.residents.len()) as u64, total, "write");
+    }
+    let mut merged = Vec::with_capacity(plan.merges.len());
+    for m in &plan.merges {
+        report.phones_added += resident::add_phones(&mut tx, &state.key, m.id, &m.phones, now).await?;
+        for t in &m.tags {
+            let have: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM resident_tags WHERE resident_id = $1 AND tag = $2")
+                    .bind(m.id)
+                    .bind(t.code())
+                    .fetch_one(&mut *tx)
+                    .await?;
+            if have == 0 {
+                sqlx::query("INSERT INTO resident_tags (resident_id, tag) VALUES ($1, $2)")
+                    .bind(m.id)
+                    .bind(t.code())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        merged.push(m.id);
+    }
+    report.created = created.len() as u64;
+    report.addresses_created = address_ids.len() as u64;
+    report.houses_created = house_ids.len() as u64;
+    entry = entry
+        .records(ranges("resident", created))
+        .records(ranges("resident", merged))
+        .records(ranges("address", address_ids))
+        .records(ranges("house", house_ids))
+        .detail(serde_json::json!({
+            "rows": report.rows,
+            "created": report.created,
+            "merged": report.merged,
+            "skipped": report.skipped,
+            "phones_added": report.phones_added,
+        }));
+    audit::append(&mut tx, &state.db, &state.key, now, &entry).await.map_err(|e| audit::audit_failed(state, e))?;
+    tx.commit().await?;
+    report.written = true;
+    progress(total, total, "done");
+    Ok(())
+}
+
+const ADDRESS_COLUMNS: [&str; 12] = [
+    "id",
+    "text",
+    "text_key",
+    "lon",
+    "lat",
+    "source_datum",
+    "grid_id",
+    "node_id",
+    "created_at",
+    "created_by",
+    "updated_at",
+    "updated_by",
+];
+const HOUSE_COLUMNS: [&str; 9] =
+    ["id", "address_id", "unit", "use_kind", "node_id", "created_at", "created_by", "updated_at", "updated_by"];
+const RESIDENT_COLUMNS: [&str; 21] = [
+    "id",
+    "name",
+    "sex",
+    "birth_date",
+    "id_kind",
+    "id_enc",
+    "id_hash",
+    "id_head",
+    "id_tail",
+    "residence",
+    "registered_address",
+    "address_id",
+    "house_id",
+    "house_relation",
+    "grid_id",
+    "node_id",
+    "note",
+    "created_at",
+    "created_by",
+    "updated_at",
+    "updated_by",
+];
+const PHONE_COLUMNS: [&str; 6] = ["resident_id", "phone_hash", "phone_enc", "phone_masked", "ord", "added_at"];
+
+/// One resident as a row of `RESIDENT_COLUMNS`, identifiers encrypted and hashed.
+#[allow(clippy::too_many_arguments)]
+fn resident_row(
+    state: &AppState,
+    id: i64,
+    r: &Resident,
+    address: i64,
+    house: Option<i64>,
+    grid: Option<i64>,
+    node: i64,
+    by: Option<i64>,
+    now: i64,
+) -> Vec<Value> {
+    let ids = r.id_number.as_ref().map(|i| resident::id_columns(&state.key, i));
+    let (enc, hash, head, tail) = match ids {
+        Some((a, b, c, d)) => (Some(a), Some(b), Some(c), Some(d)),
+        None => (None, None, None, None),
+    };
+    vec![
+        id.into(),
+        r.name.as_str().into(),
+        r.sex.code().into(),
+        r.id_number.as_ref().map(|i| i.birth_date().format("%Y-%m-%d").to_string()).into(),
+        r.id_number.as_ref().map(resident::id_kind_code).into(),
+        enc.into(),
+        hash.into(),
+        head.into(),
+        tail.into(),
+        r.residence.code().into(),
+        r.registered_address.as_str().into(),
+        Some(address).into(),
+        house.into(),
+        r.house_relation.map(|h| h.code()).into(),
+        grid.into(),
+        node.into(),
+        r.note.as_str().into(),
+        now.into(),
+        by.into(),
+        now.into(),
+        by.into(),
+    ]
+}
+
+/// Record names for an audit entry, consecutive ids folded: `resident:7-1006`.
+fn ranges(kind: &str, mut ids: Vec<i64>) -> Vec<String> {
+    ids.sort_unstable();
+    ids.dedup();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < ids.len() {
+        let mut j = i;
+        while j + 1 < ids.len() && ids[j + 1] == ids[j] + 1 {
+            j += 1;
+        }
+        out.push(if i == j { format!("{kind}:{}", ids[i]) } else { format!("{kind}:{}-{}", ids[i], ids[j]) });
+        i = j + 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn audit_ranges_fold_consecutive_ids() {
+        assert_eq!(super::ranges("resident", vec![5, 3, 4, 9, 11, 10]), vec!["resident:3-5", "resident:9-11"]);
+        assert_eq!(super::ranges("house", vec![2]), vec!["house:2"]);
+    }
+}

@@ -1,0 +1,169 @@
+//! Database pools and every difference between SQLite and PostgreSQL.
+//!
+//! Store code is written once against sqlx's `Any` driver with `$1` placeholders (SQLite reads
+//! `$N` as parameter N). What differs between the engines lives here: connection set-up, the
+//! lock that serialises audit appends, and how a database is recognised.
+//!
+//! Invariant: on SQLite every write goes through the single writer connection, so a
+//! read-then-write transaction can never fail with SQLITE_BUSY on lock upgrade.
+
+pub mod bulk;
+mod migrate;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{Any, AnyPool, Executor, Transaction};
+
+pub use migrate::{migrate, schema_state, SchemaState, LATEST_VERSION};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+pub struct Db {
+    pub backend: Backend,
+    write: AnyPool,
+    read: AnyPool,
+}
+
+pub type Tx = Transaction<'static, Any>;
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Db({:?})", self.backend)
+    }
+}
+
+impl Db {
+    /// Opens pools for `url`: `sqlite://path` (created if missing) or `postgres://…`.
+    pub async fn connect(url: &str) -> anyhow::Result<Db> {
+        sqlx::any::install_default_drivers();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = AnyPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot connect to PostgreSQL: {e}"))?;
+            return Ok(Db { backend: Backend::Postgres, write: pool.clone(), read: pool });
+        }
+        let Some(path) = url.strip_prefix("sqlite://") else {
+            anyhow::bail!("database URL must start with sqlite:// or postgres://");
+        };
+        let rwc = format!("sqlite://{path}?mode=rwc");
+        let write = sqlite_pool(&rwc, 1).await?;
+        let read = sqlite_pool(&rwc, 4).await?;
+        Ok(Db { backend: Backend::Sqlite, write, read })
+    }
+
+    pub fn reader(&self) -> &AnyPool {
+        &self.read
+    }
+
+    pub fn writer(&self) -> &AnyPool {
+        &self.write
+    }
+
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        self.write.begin().await
+    }
+
+    /// Serialises audit appends across every server sharing the database. SQLite needs
+    /// nothing: its single writer connection already orders them.
+    pub async fn lock_audit_chain(&self, tx: &mut Tx) -> Result<(), sqlx::Error> {
+        if self.backend == Backend::Postgres {
+            tx.execute("SELECT pg_advisory_xact_lock(730001)").await?;
+        }
+        Ok(())
+    }
+
+    /// Appended to a claiming SELECT: on PostgreSQL several servers claim due jobs at once
+    /// without waiting on each other's rows; SQLite's single writer needs nothing.
+    pub fn skip_locked(&self) -> &'static str {
+        match self.backend {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        }
+    }
+
+    /// `expr` values of a group joined with commas (SQLite spells STRING_AGG as GROUP_CONCAT).
+    pub fn string_agg(&self, expr: &str) -> String {
+        match self.backend {
+            Backend::Postgres => format!("STRING_AGG({expr}, ',')"),
+            Backend::Sqlite => format!("GROUP_CONCAT({expr}, ',')"),
+        }
+    }
+
+    /// Milliseconds since the epoch according to the database server, for /readyz's clock check.
+    pub async fn server_time_ms(&self) -> Result<i64, sqlx::Error> {
+        let sql = match self.backend {
+            Backend::Postgres => "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+            Backend::Sqlite => "SELECT CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)",
+        };
+        sqlx::query_scalar::<_, i64>(sql).fetch_one(&self.read).await
+    }
+
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+
+    /// A string describing the pools for /metrics: (name, size, idle).
+    pub fn pool_stats(&self) -> Vec<(&'static str, u32, usize)> {
+        let mut out = vec![("write", self.write.size(), self.write.num_idle())];
+        if self.backend == Backend::Sqlite {
+            out.push(("read", self.read.size(), self.read.num_idle()));
+        }
+        out
+    }
+}
+
+async fn sqlite_pool(url: &str, max: u32) -> anyhow::Result<AnyPool> {
+    let opts = AnyConnectOptions::from_str(url)?;
+    let pool = AnyPoolOptions::new()
+        .max_connections(max)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                // synchronous=FULL: an acknowledged write survives power loss (ARCHITECTURE.md).
+                conn.execute(
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
+                     PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;",
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .connect_with(opts)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open SQLite database {url}: {e}"))?;
+    Ok(pool)
+}
+
+/// `s` with LIKE's wildcards made literal, for a pattern used with `ESCAPE '\\'` (written
+/// [`LIKE_ESCAPE`]): what a user types is what is searched, `_` included.
+pub fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// The ESCAPE clause that goes with [`like_escape`]; both engines read it alike.
+pub const LIKE_ESCAPE: &str = "ESCAPE '\\'";
+
+/// True when a database error is a unique-constraint violation, on either engine.
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => {
+            db.code().as_deref() == Some("23505")
+                || db.code().as_deref() == Some("2067")
+                || db.code().as_deref() == Some("1555")
+                || db.message().contains("UNIQUE constraint failed")
+        }
+        _ => false,
+    }
+}

@@ -1,0 +1,27 @@
+//! One test binary: every capability's integration tests, through the real server.
+
+mod helpers;
+
+mod accounts;
+mod antifraud;
+mod antifraud_pages;
+mod antifraud_work;
+mod audit;
+mod auth;
+mod bad_input;
+mod basedata;
+mod basedata_pages;
+mod cli;
+mod demo;
+mod events;
+mod export;
+mod grid_import;
+mod grid_teams;
+mod grids;
+mod import;
+mod jobs;
+mod logs;
+mod map;
+mod org;
+mod pages;
+mod visits;
