@@ -151,10 +151,12 @@ pub enum AccountChange {
         #[schema(minimum = 1)]
         node_id: i64,
     },
-    Disable,
-    Enable,
-    Unlock,
-    ResetPassword,
+    // Empty braces, not unit variants: serde lets a unit variant of an internally tagged enum
+    // ignore extra fields even under `deny_unknown_fields`.
+    Disable {},
+    Enable {},
+    Unlock {},
+    ResetPassword {},
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -175,10 +177,10 @@ async fn change_account(
     let change = match b {
         AccountChange::SetRoles { roles } => Change::Roles(roles),
         AccountChange::Move { node_id } => Change::Node(node_id),
-        AccountChange::Disable => Change::Disabled(true),
-        AccountChange::Enable => Change::Disabled(false),
-        AccountChange::Unlock => Change::Unlock,
-        AccountChange::ResetPassword => Change::ResetPassword,
+        AccountChange::Disable {} => Change::Disabled(true),
+        AccountChange::Enable {} => Change::Disabled(false),
+        AccountChange::Unlock {} => Change::Unlock,
+        AccountChange::ResetPassword {} => Change::ResetPassword,
     };
     let temporary_password = service::change(&state, &meta, &caller, id, change).await?;
     Ok(Json(ChangeResult { temporary_password }))

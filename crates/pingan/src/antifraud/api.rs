@@ -11,6 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::cases::{self, CaseDetail, CaseRow, QueueQuery};
+use super::figures::{self, Figures, FiguresQuery};
 use super::model::WarningInput;
 use super::service::{self, Accepted, BatchReport};
 use super::settings_api;
@@ -30,7 +31,47 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(act_on_case))
         .routes(routes!(match_case))
         .routes(routes!(unmask_case))
+        .routes(routes!(get_figures))
+        .routes(routes!(export_figures))
         .merge(settings_api::routes())
+}
+
+/// Warnings by grade, kind, station and day; on-time contact; dissuasion; money protected; with
+/// 同比 and 环比. Counts over the caller's jurisdiction, for any level of it.
+#[utoipa::path(get, path = "/api/v1/antifraud/figures", tag = "antifraud", params(FiguresQuery), security(("bearer" = [])),
+    responses((status = 200, body = Figures), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn get_figures(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<FiguresQuery>,
+) -> AppResult<Json<Figures>> {
+    Ok(Json(figures::figures(&state, &caller, &q).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct FiguresExportParams {
+    #[param(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    pub from: Option<String>,
+    #[param(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    pub to: Option<String>,
+    /// `xlsx` or `csv`.
+    pub format: crate::tabular::Format,
+}
+
+/// The figures as XLSX or CSV, with the viewer's watermark; audited.
+#[utoipa::path(get, path = "/api/v1/antifraud/figures/export", tag = "antifraud", params(FiguresExportParams), security(("bearer" = [])),
+    responses((status = 200, description = "the file", content((String = "text/csv"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn export_figures(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    caller: Caller,
+    ApiQuery(p): ApiQuery<FiguresExportParams>,
+) -> AppResult<Response> {
+    let q = super::figures_page::ExportQuery { from: p.from, to: p.to, format: p.format };
+    super::figures_page::export(&state, &meta, &caller, &q).await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

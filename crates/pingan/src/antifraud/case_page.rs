@@ -28,7 +28,12 @@ pub fn routes() -> Router<AppState> {
         .route("/antifraud/cases/{id}/match", post(match_case))
 }
 
-async fn case_page(State(state): State<AppState>, meta: RequestMeta, caller: Caller, PathId(id): PathId) -> AppResult<Html<String>> {
+async fn case_page(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    caller: Caller,
+    PathId(id): PathId,
+) -> AppResult<Html<String>> {
     let d = cases::detail(&state, &meta, &caller, id).await?;
     Ok(Html(markup(&state, &meta, &caller, &d, html! {}).into_string()))
 }
@@ -147,12 +152,16 @@ fn deadline(l: Lang, due: Option<i64>, done: Option<i64>, now: i64) -> Markup {
 
 fn timeline_text(l: Lang, kind: &str, result: Option<&str>) -> String {
     match (kind, result) {
-        ("warning", Some(g)) => format!("{} {}", l.t("af.tl_warning"), Grade::parse(g).map(|g| g.label(l)).unwrap_or("")),
+        ("warning", Some(g)) => {
+            format!("{} {}", l.t("af.tl_warning"), Grade::parse(g).map(|g| g.label(l)).unwrap_or(""))
+        }
         ("call", Some("reached")) => l.t("af.call_reached").into(),
         ("call", _) => l.t("af.call_missed").into(),
         ("visit", Some("reached")) => l.t("af.visit_done").into(),
         ("visit", _) => l.t("af.visit_missed").into(),
-        ("closed", Some(o)) => format!("{} {}", l.t("af.tl_closed"), Outcome::parse(o).map(|o| o.label(l)).unwrap_or("")),
+        ("closed", Some(o)) => {
+            format!("{} {}", l.t("af.tl_closed"), Outcome::parse(o).map(|o| o.label(l)).unwrap_or(""))
+        }
         ("escalated", Some(r)) => {
             let level = if r.ends_with("branch") { l.t("notify.level_branch") } else { l.t("notify.level_station") };
             let step = if r.starts_with("visit") { l.t("notify.step_visit") } else { l.t("notify.step_contact") };
@@ -211,8 +220,10 @@ fn contact_input(f: &CsrfFields) -> Result<CaseAction, AppError> {
             Ok(CaseAction::Contact(Contact { method, reached: f.get("reached") == "true", note }))
         }
         "close" => {
-            let outcome = Outcome::parse(f.get("outcome")).ok_or_else(|| AppError::invalid("outcome", "choose how the case ends"))?;
-            let amount = Some(f.get("amount_yuan")).filter(|a| !a.is_empty()).map(|a| serde_json::Value::String(a.to_string()));
+            let outcome = Outcome::parse(f.get("outcome"))
+                .ok_or_else(|| AppError::invalid("outcome", "choose how the case ends"))?;
+            let amount =
+                Some(f.get("amount_yuan")).filter(|a| !a.is_empty()).map(|a| serde_json::Value::String(a.to_string()));
             Ok(CaseAction::Close(Close { outcome, amount_yuan: amount, note }))
         }
         "follow_up" => Ok(CaseAction::FollowUp(FollowUp { note })),
@@ -220,12 +231,24 @@ fn contact_input(f: &CsrfFields) -> Result<CaseAction, AppError> {
     }
 }
 
-async fn rerender(state: &AppState, meta: &RequestMeta, caller: &Caller, id: i64, notice: Markup) -> AppResult<Response> {
+async fn rerender(
+    state: &AppState,
+    meta: &RequestMeta,
+    caller: &Caller,
+    id: i64,
+    notice: Markup,
+) -> AppResult<Response> {
     let d = cases::detail(state, meta, caller, id).await?;
     Ok(Html(markup(state, meta, caller, &d, notice).into_string()).into_response())
 }
 
-async fn act(State(state): State<AppState>, meta: RequestMeta, caller: Caller, PathId(id): PathId, f: CsrfFields) -> AppResult<Response> {
+async fn act(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    caller: Caller,
+    PathId(id): PathId,
+    f: CsrfFields,
+) -> AppResult<Response> {
     let result = match contact_input(&f) {
         Ok(action) => work::act(&state, &meta, &caller, id, &action).await,
         Err(e) => Err(e),
@@ -237,7 +260,13 @@ async fn act(State(state): State<AppState>, meta: RequestMeta, caller: Caller, P
     }
 }
 
-async fn unmask(State(state): State<AppState>, meta: RequestMeta, caller: Caller, PathId(id): PathId, f: CsrfFields) -> AppResult<Response> {
+async fn unmask(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    caller: Caller,
+    PathId(id): PathId,
+    f: CsrfFields,
+) -> AppResult<Response> {
     let field = match f.get("field") {
         "id_number" => UnmaskField::IdNumber,
         _ => UnmaskField::Phone,
@@ -252,7 +281,13 @@ async fn unmask(State(state): State<AppState>, meta: RequestMeta, caller: Caller
     rerender(&state, &meta, &caller, id, notice).await
 }
 
-async fn match_case(State(state): State<AppState>, meta: RequestMeta, caller: Caller, PathId(id): PathId, f: CsrfFields) -> AppResult<Response> {
+async fn match_case(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    caller: Caller,
+    PathId(id): PathId,
+    f: CsrfFields,
+) -> AppResult<Response> {
     let resident: i64 = f.get("resident_id").parse().map_err(|_| AppError::invalid("resident_id", "a resident id"))?;
     match work::match_resident(&state, &meta, &caller, id, resident).await {
         Ok(()) => Ok(Redirect::to(&format!("/antifraud/cases/{id}")).into_response()),

@@ -10,6 +10,7 @@
 //! Invariant: a case's grade only goes up; its deadlines run from our receipt and only come
 //! forward; each is a job, so it fires once across restarts and servers.
 //! Invariant: warnings loaded as history create no deadline, escalation, event or notification.
+//! Invariant: figures count facts where they happened (the case's station and unit at opening).
 //! Invariant: a warning is matched by ID number, or by a phone only one resident holds; never by
 //! name.
 
@@ -17,6 +18,8 @@ pub mod api;
 pub mod case_page;
 pub mod cases;
 pub mod deadlines;
+pub mod figures;
+pub mod figures_page;
 pub mod intake;
 pub mod matching;
 pub mod model;

@@ -26,6 +26,7 @@ pub fn routes() -> Router<AppState> {
         .route("/antifraud/queue-rows", get(queue_rows))
         .merge(super::case_page::routes())
         .merge(super::rules_page::routes())
+        .merge(super::figures_page::routes())
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -65,7 +66,8 @@ pub fn time_left(l: Lang, due: Option<i64>, now: i64) -> Markup {
         Some(d) => {
             let late = d < now;
             let secs = (d - now).abs() / 1000;
-            let text = format!("{} {:02}:{:02}", if late { l.t("af.overdue") } else { l.t("af.left") }, secs / 60, secs % 60);
+            let text =
+                format!("{} {:02}:{:02}", if late { l.t("af.overdue") } else { l.t("af.left") }, secs / 60, secs % 60);
             html! {
                 span class={ "due" @if late { " late" } } data-due=(d) data-left=(l.t("af.left")) data-late=(l.t("af.overdue")) { (text) }
             }
@@ -127,7 +129,12 @@ async fn queue_page(
     let now = state.clock.now_ms();
     let (items, total, _, _) = cases::queue(&state, &meta, &caller, &p.query()).await?;
     let view = p.view();
-    let tabs = [("mine", "af.view_mine"), ("all", "af.view_all"), ("closed", "af.view_closed"), ("history", "af.view_history")];
+    let tabs = [
+        ("mine", "af.view_mine"),
+        ("all", "af.view_all"),
+        ("closed", "af.view_closed"),
+        ("history", "af.view_history"),
+    ];
     let live = format!("/antifraud/queue-rows?view={view}");
     let body = html! {
         h1 { (l.t("af.title")) }
@@ -135,13 +142,16 @@ async fn queue_page(
             @for (v, key) in tabs {
                 a href={ "/antifraud?view=" (v) } class=@if v == view { "on" } { (l.t(key)) }
             }
+            a href="/antifraud/figures" { (l.t("fig.title")) }
             @if caller.has(crate::auth::Permission::AntifraudManage) { a href="/antifraud/rules" { (l.t("af.rules")) } }
         }
         div #case-queue data-live=(live) data-now=(now) { (list_markup(l, &items, total, now)) }
         p.muted #queue-status { (l.t("af.live_hint")) }
         script src="/static/antifraud.js" defer {}
     };
-    Ok(Html(render(&state, &meta, Some(&caller), Page { title: l.t("af.title"), active: "/antifraud", body }).into_string()))
+    Ok(Html(
+        render(&state, &meta, Some(&caller), Page { title: l.t("af.title"), active: "/antifraud", body }).into_string(),
+    ))
 }
 
 /// The list alone, for the script to swap in when an event says the queue changed.

@@ -83,7 +83,12 @@ fn int(f: &CsrfFields, name: &str) -> Result<i64, AppError> {
     f.get(name).parse().map_err(|_| AppError::invalid(name, "a whole number"))
 }
 
-async fn save_rules(State(state): State<AppState>, meta: RequestMeta, caller: Caller, f: CsrfFields) -> AppResult<Html<String>> {
+async fn save_rules(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    caller: Caller,
+    f: CsrfFields,
+) -> AppResult<Html<String>> {
     let parsed = (|| -> Result<Rules, AppError> {
         Ok(Rules {
             grading: GradingRules {
@@ -115,7 +120,12 @@ async fn save_rules(State(state): State<AppState>, meta: RequestMeta, caller: Ca
     Ok(Html(markup(&state, &meta, &caller, notice).await?.into_string()))
 }
 
-async fn save_regions(State(state): State<AppState>, meta: RequestMeta, caller: Caller, f: CsrfFields) -> AppResult<Html<String>> {
+async fn save_regions(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    caller: Caller,
+    f: CsrfFields,
+) -> AppResult<Html<String>> {
     let rows: Vec<RegionStation> = f
         .get("regions")
         .lines()

@@ -19,6 +19,11 @@ pub struct Page<'a> {
 const NAV: &[(&str, &str, &[Permission])] = &[
     ("/", "nav.home", &[]),
     ("/antifraud", "nav.antifraud", &[Permission::WarningsWork]),
+    (
+        "/antifraud/figures",
+        "nav.af_figures",
+        &[Permission::PeopleRead, Permission::PeopleReadMasked, Permission::PeopleCounts],
+    ),
     ("/map", "nav.map", &[Permission::OrgRead]),
     ("/grids", "nav.grids", &[Permission::OrgRead]),
     ("/residents", "nav.residents", &[Permission::PeopleRead, Permission::PeopleReadMasked]),

@@ -2,6 +2,7 @@
 //! embedded static assets. No capability logic lives here.
 
 pub mod assets;
+pub mod chart;
 pub mod error;
 pub mod extract;
 pub mod i18n;

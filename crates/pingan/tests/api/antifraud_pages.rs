@@ -11,7 +11,13 @@ async fn the_station_head_works_a_case_from_the_pages() {
     let token = upstream(&app).await;
     let (_, id) = resident_in(&app, "410702010101", "41070219800202081", "13912123333", json!({})).await;
     let now = pingan::clock::iso_beijing(app.clock.now_ms() - 60_000);
-    let (_, w) = app.post("/api/v1/warnings", Some(&token), warning("P-1", json!({"id_number": id, "time": now, "amount_yuan": 300}))).await;
+    let (_, w) = app
+        .post(
+            "/api/v1/warnings",
+            Some(&token),
+            warning("P-1", json!({"id_number": id, "time": now, "amount_yuan": 300})),
+        )
+        .await;
     let case = w["case_id"].as_i64().unwrap();
     let (client, _) = app.web_login("station_head", PASSWORD).await;
     let (status, queue, _) = app.page(&client, "/antifraud").await;
@@ -34,25 +40,44 @@ async fn the_station_head_works_a_case_from_the_pages() {
         }
     };
     // Without the token nothing happens.
-    let (status, _) = post(format!("/antifraud/cases/{case}/act"), vec![("action", "contact".into()), ("method", "call".into()), ("reached", "true".into())]).await;
+    let (status, _) = post(
+        format!("/antifraud/cases/{case}/act"),
+        vec![("action", "contact".into()), ("method", "call".into()), ("reached", "true".into())],
+    )
+    .await;
     assert_eq!(status, 403);
     let (status, _) = post(
         format!("/antifraud/cases/{case}/act"),
-        vec![("csrf", csrf.clone()), ("action", "contact".into()), ("method", "visit".into()), ("reached", "true".into())],
+        vec![
+            ("csrf", csrf.clone()),
+            ("action", "contact".into()),
+            ("method", "visit".into()),
+            ("reached", "true".into()),
+        ],
     )
     .await;
     assert_eq!(status, 303);
     // A bad amount comes back on the page, named.
     let (status, body) = post(
         format!("/antifraud/cases/{case}/act"),
-        vec![("csrf", csrf.clone()), ("action", "close".into()), ("outcome", "dissuaded".into()), ("amount_yuan", "很多".into())],
+        vec![
+            ("csrf", csrf.clone()),
+            ("action", "close".into()),
+            ("outcome", "dissuaded".into()),
+            ("amount_yuan", "很多".into()),
+        ],
     )
     .await;
     assert_eq!(status, 200);
     assert!(body.contains("amount_yuan"), "the field is named");
     let (status, _) = post(
         format!("/antifraud/cases/{case}/act"),
-        vec![("csrf", csrf.clone()), ("action", "close".into()), ("outcome", "dissuaded".into()), ("amount_yuan", "300".into())],
+        vec![
+            ("csrf", csrf.clone()),
+            ("action", "close".into()),
+            ("outcome", "dissuaded".into()),
+            ("amount_yuan", "300".into()),
+        ],
     )
     .await;
     assert_eq!(status, 303);
@@ -106,7 +131,8 @@ async fn the_manager_changes_rules_and_regions_on_the_rules_page() {
     let body = client.post(app.at("/antifraud/rules/save")).form(&form).send().await.unwrap().text().await.unwrap();
     assert!(body.contains("deadlines.red_visit_minutes"), "named");
     let regions = [("csrf", csrf.clone()), ("regions", "410781,410703010000\n410782，410702010000\n".to_string())];
-    let body = client.post(app.at("/antifraud/rules/regions")).form(&regions).send().await.unwrap().text().await.unwrap();
+    let body =
+        client.post(app.at("/antifraud/rules/regions")).form(&regions).send().await.unwrap().text().await.unwrap();
     assert!(body.contains("410782,410702010000"), "saved and shown: {body}");
     // Other roles do not see the page.
     let (client, _) = app.web_login("station_head", PASSWORD).await;
@@ -119,7 +145,12 @@ async fn escalations_reach_the_inbox_page() {
     let token = upstream(&app).await;
     let now = pingan::clock::iso_beijing(app.clock.now_ms() - 60_000);
     let (_, id) = resident_in(&app, "410702010101", "41070219800202091", "13912124444", json!({})).await;
-    app.post("/api/v1/warnings", Some(&token), warning("P-9", json!({"id_number": id, "time": now, "amount_yuan": 10}))).await;
+    app.post(
+        "/api/v1/warnings",
+        Some(&token),
+        warning("P-9", json!({"id_number": id, "time": now, "amount_yuan": 10})),
+    )
+    .await;
     app.clock.advance_ms(11 * 60_000);
     pingan::jobs::run_due(&app.state).await.unwrap();
     let (client, _) = app.web_login("station_head", PASSWORD).await;
@@ -128,7 +159,8 @@ async fn escalations_reach_the_inbox_page() {
     assert!(page.contains("超时未联系") && page.contains("已上报所长"), "the escalation in words");
     let csrf = csrf_of(&page);
     let newest = page.split("name=\"up_to\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
-    let resp = client.post(app.at("/notifications/read")).form(&[("csrf", csrf), ("up_to", newest)]).send().await.unwrap();
+    let resp =
+        client.post(app.at("/notifications/read")).form(&[("csrf", csrf), ("up_to", newest)]).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 303);
     let token = app.login("station_head").await;
     let (_, count) = app.get("/api/v1/notifications/unread", Some(&token)).await;

@@ -46,6 +46,21 @@ async fn malformed_bodies_get_the_error_shape_naming_the_field() {
 }
 
 #[tokio::test]
+async fn an_account_change_without_fields_still_refuses_unknown_ones() {
+    let app = spawn_app().await;
+    let admin = app.login("sysadmin").await;
+    let id = app.account_id("officer").await;
+    let path = format!("/api/v1/accounts/{id}/change");
+    for action in ["unlock", "disable", "enable", "reset_password"] {
+        let (status, body) = app.post(&path, Some(&admin), serde_json::json!({"action": action, "force": true})).await;
+        assert_eq!(status, 422, "{action}: {body}");
+        assert_eq!(body["error"]["field"], "force", "{action}: {body}");
+    }
+    // Nothing was applied: the officer still signs in.
+    app.login("officer").await;
+}
+
+#[tokio::test]
 async fn unknown_enum_values_are_refused() {
     let app = spawn_app().await;
     let admin = app.login("sysadmin").await;

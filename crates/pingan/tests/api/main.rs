@@ -4,6 +4,7 @@ mod helpers;
 
 mod accounts;
 mod antifraud;
+mod antifraud_figures;
 mod antifraud_pages;
 mod antifraud_work;
 mod audit;
