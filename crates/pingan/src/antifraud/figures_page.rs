@@ -39,9 +39,9 @@ fn rate(r: Option<f64>) -> String {
     r.map(|r| format!("{:.1}%", r * 100.0)).unwrap_or_else(|| "—".into())
 }
 
-fn headline(l: Lang, label: &str, value: String, c: Option<&Compared>) -> Markup {
+fn headline(l: Lang, id: &str, label: &str, value: String, c: Option<&Compared>) -> Markup {
     html! {
-        div.figure {
+        div.figure id=(id) {
             div.muted { (label) }
             div.big { (value) }
             @if let Some(c) = c {
@@ -77,11 +77,11 @@ async fn figures_page(
             button type="submit" { (l.t("fig.show")) }
         }
         div.figures #headline {
-            (headline(l, l.t("fig.warnings"), f.warnings.value.to_string(), Some(&f.warnings)))
-            (headline(l, l.t("fig.dissuaded"), f.dissuaded.value.to_string(), Some(&f.dissuaded)))
-            (headline(l, l.t("fig.dissuasion_rate"), rate(f.dissuasion_rate), None))
-            (headline(l, l.t("fig.on_time"), format!("{} ({}/{})", rate(f.on_time_rate), f.on_time, f.due), None))
-            (headline(l, l.t("fig.protected"), format!("¥{}", format_yuan(f.protected_fen.value)), Some(&f.protected_fen)))
+            (headline(l, "fig-warnings", l.t("fig.warnings"), f.warnings.value.to_string(), Some(&f.warnings)))
+            (headline(l, "fig-dissuaded", l.t("fig.dissuaded"), f.dissuaded.value.to_string(), Some(&f.dissuaded)))
+            (headline(l, "fig-dissuasion-rate", l.t("fig.dissuasion_rate"), rate(f.dissuasion_rate), None))
+            (headline(l, "fig-on-time", l.t("fig.on_time"), format!("{} ({}/{})", rate(f.on_time_rate), f.on_time, f.due), None))
+            (headline(l, "fig-protected", l.t("fig.protected"), format!("¥{}", format_yuan(f.protected_fen.value)), Some(&f.protected_fen)))
         }
         @if f.warnings.value == 0 && f.outcomes.iter().all(|o| o.cases == 0) {
             p #no-figures { (l.t("fig.empty")) }

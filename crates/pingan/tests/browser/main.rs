@@ -2,6 +2,7 @@
 //! DevTools protocol. They need Chromium (`PINGAN_TEST_CHROMIUM`), so they run only with
 //! `cargo test --test browser`. Each test has its own server and browser, so they run in parallel.
 
+mod antifraud;
 mod basedata;
 mod cdp;
 mod city;
@@ -31,6 +32,13 @@ struct Harness {
     page: Page,
     _chromium: Chromium,
     _server: Server,
+}
+
+impl Harness {
+    /// The demo server's address, for requests an upstream system would send.
+    fn base(&self) -> &str {
+        &self._server.base
+    }
 }
 
 async fn open(screen: Screen) -> Harness {
