@@ -32,6 +32,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(4, "0004_base_data"),
     migration!(5, "0005_visits"),
     migration!(6, "0006_antifraud"),
+    migration!(7, "0007_fraud_figures"),
 ];
 
 pub const LATEST_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
