@@ -44,10 +44,16 @@ pub struct AppState {
 
 impl AppState {
     pub async fn new(db: Db, key: DataKey, clock: Clock, config: Config) -> anyhow::Result<AppState> {
+        AppState::with_key(db, Arc::new(key), clock, config).await
+    }
+
+    /// A state sharing a key already held elsewhere: the demo builder sends its first live
+    /// warnings through the real intake path before any server runs.
+    pub async fn with_key(db: Db, key: Arc<DataKey>, clock: Clock, config: Config) -> anyhow::Result<AppState> {
         let demo = crate::meta::is_demo(&db).await?;
         Ok(AppState {
             db,
-            key: Arc::new(key),
+            key,
             clock,
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),

@@ -93,6 +93,9 @@ struct DemoArgs {
     /// Only the organisation and grid shapes, no people: for map tests.
     #[arg(long)]
     grids_only: bool,
+    /// No new fraud warning every 30 to 90 s while the demo serves.
+    #[arg(long)]
+    no_trickle: bool,
 }
 
 #[derive(Subcommand)]
@@ -312,7 +315,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Demo(args) => {
             let opts = crate::demo::Options { scale: args.scale, grids_only: args.grids_only };
-            crate::demo::run(args.data, args.listen, args.password, opts).await
+            crate::demo::run(args.data, args.listen, args.password, opts, !args.no_trickle).await
         }
         Command::Migrate(common) => {
             let cfg = load_config(&common)?;

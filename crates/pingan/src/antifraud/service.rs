@@ -4,7 +4,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::intake::{self, Prepared, Receipt, Settings, Status, Touched};
-use super::model::{self, Grade, MatchKind, WarningInput};
+use super::model::{self, Grade, MatchKind, Warning, WarningInput};
 use crate::app::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::{Caller, Permission};
@@ -84,6 +84,28 @@ pub async fn ingest_one(
     caller.require(Permission::WarningsWrite)?;
     let now = state.clock.now_ms();
     let w = model::parse(input, now).map_err(|(f, r)| AppError::invalid(f, r))?;
+    ingest_parsed(state, w, history, now, |touched| audit_entry(meta, caller, touched, history, 1, 0, 0)).await
+}
+
+/// One live warning raised by the server itself, with no caller (the demo's trickle): stored,
+/// matched, routed and scheduled exactly as one from upstream, audited under `action`.
+pub async fn ingest_system(state: &AppState, w: Warning, action: &str) -> Result<Accepted, AppError> {
+    let now = state.clock.now_ms();
+    ingest_parsed(state, w, false, now, |touched| {
+        Entry::cli(action).records(records(touched)).detail(serde_json::json!({"created": 1, "history": false}))
+    })
+    .await
+}
+
+/// The one path a single parsed warning takes: prepared on the read pool, applied, audited by
+/// `entry` and committed in one transaction, subscribers woken after commit.
+async fn ingest_parsed(
+    state: &AppState,
+    w: Warning,
+    history: bool,
+    now: i64,
+    entry: impl FnOnce(&Touched) -> Entry,
+) -> Result<Accepted, AppError> {
     let settings = Settings::load(state).await?;
     let prepared = intake::prepare(state, w, &settings).await?;
     let mut touched = Touched::default();
@@ -93,7 +115,7 @@ pub async fn ingest_one(
         Err(c) => return Err(conflict_error(&prepared.w.source, &prepared.w.upstream_id, &c)),
     };
     if receipt.status == Status::Created {
-        let entry = audit_entry(meta, caller, &touched, history, 1, 0, 0);
+        let entry = entry(&touched);
         audit::append(&mut tx, &state.db, &state.key, now, &entry).await.map_err(|e| audit::audit_failed(state, e))?;
         tx.commit().await?;
         crate::events::wake(state);
@@ -196,13 +218,17 @@ fn audit_entry(
     duplicates: usize,
     refused: usize,
 ) -> Entry {
-    // Named one by one (a batch holds at most 1,000), so a search by record finds each.
-    let records = touched
+    Entry::new(meta, Some(caller), "antifraud.warnings.ingest").records(records(touched)).detail(serde_json::json!({
+        "created": created, "duplicates": duplicates, "refused": refused, "history": history,
+    }))
+}
+
+/// Named one by one (a batch holds at most 1,000), so a search by record finds each.
+fn records(touched: &Touched) -> Vec<String> {
+    touched
         .warnings
         .iter()
         .map(|id| format!("fraud_warning:{id}"))
-        .chain(touched.cases.iter().map(|id| format!("fraud_case:{id}")));
-    Entry::new(meta, Some(caller), "antifraud.warnings.ingest").records(records).detail(serde_json::json!({
-        "created": created, "duplicates": duplicates, "refused": refused, "history": history,
-    }))
+        .chain(touched.cases.iter().map(|id| format!("fraud_case:{id}")))
+        .collect()
 }

@@ -31,6 +31,8 @@ pub struct Plan {
     pub shops: u64,
     /// Officers and auxiliaries at a post, per grid of the post.
     pub staff_per_grid: f64,
+    /// Fraud warnings over the 400 days of history (the city's centre sends about 150 a day).
+    pub warnings: u64,
 }
 
 /// Two branches, one station each: a quick look at everything, built in a second or two.
@@ -43,6 +45,7 @@ pub const SMALL: Plan = Plan {
     houses: 24,
     shops: 4,
     staff_per_grid: 0.8,
+    warnings: 1_000,
 };
 
 /// Xinxiang: 4,507 grids (DOMAIN.md §1), about 450,000 houses, 1.3 million people, 60,000
@@ -56,6 +59,7 @@ pub const CITY: Plan = Plan {
     houses: 100,
     shops: 20,
     staff_per_grid: 0.8,
+    warnings: 60_000,
 };
 
 /// A grid as the base-data generator needs it.

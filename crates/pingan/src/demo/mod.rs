@@ -7,17 +7,26 @@
 //! `accounts::service`; the thousands of officers and the millions of base-data rows through
 //! batched INSERTs (`bulk.rs`), since one statement per row would take many minutes.
 //!
-//! Invariant: the same seed gives the same city; only visit and duty times follow the clock.
+//! A full demo also holds 400 days of fraud warnings worked to closed cases (`warnings.rs`), a
+//! few open cases made through the real intake path, and, while `pingan demo` serves, a new
+//! warning every 30 to 90 s (`trickle.rs`; `--no-trickle` stops it).
+//!
+//! Invariant: the same seed gives the same city; only visit, duty and warning times follow the
+//! clock.
 //! Invariant: every scale has the units of [`DEMO_ACCOUNTS`], so the same accounts sign in.
 
 mod activity;
 mod base;
 mod bulk;
 mod city;
+mod fraud;
 mod names;
 mod people;
+mod routes;
 mod shapes;
 mod team;
+mod trickle;
+mod warnings;
 mod words;
 
 use std::collections::HashMap;
@@ -36,6 +45,8 @@ use crate::pii::DataKey;
 use crate::settings::{self, SecurityPolicy};
 
 pub const DEFAULT_PASSWORD: &str = "Pingan-Demo-2026";
+/// Fraud warnings over the district demo's 400 days of history.
+const DISTRICT_WARNINGS: u64 = 3_000;
 
 /// (username, role, unit code, 姓名, 警号)
 pub const DEMO_ACCOUNTS: &[(&str, &str, &str, &str, &str)] = &[
@@ -106,6 +117,10 @@ pub async fn build(db: &Db, key: &Arc<DataKey>, now: i64, password: &str, opts: 
         Scale::Small => city_scale(db, key, now, password, &city::SMALL, full).await?,
         Scale::City => city_scale(db, key, now, password, &city::CITY, full).await?,
     };
+    if built && full {
+        // After the city is committed: intake reads base data on the read pool.
+        trickle::open_cases(db, key, now, 20_261_123, trickle::OPEN_CASES).await?;
+    }
     if built {
         crate::meta::set(db, "demo_scale", &opts.label()).await?;
     }
@@ -180,6 +195,7 @@ async fn district(db: &Db, key: &DataKey, now: i64, password: &str, people: bool
     team::district(&mut tx, db.backend, key, &ids, teams, password, now).await?;
     if work {
         activity::seed(&mut tx, db.backend, 20_261_123, now).await?;
+        warnings::seed(&mut tx, db.backend, key, 20_261_123, now, DISTRICT_WARNINGS).await?;
     }
     finish(db, tx, key, now).await?;
     Ok(true)
@@ -213,6 +229,7 @@ async fn city_scale(
     if people {
         base::seed(&mut tx, db.backend, key.clone(), org.grids, plan.seed, plan.houses, plan.shops, now).await?;
         activity::seed(&mut tx, db.backend, plan.seed, now).await?;
+        warnings::seed(&mut tx, db.backend, key, plan.seed, now, plan.warnings).await?;
     }
     finish(db, tx, key, now).await?;
     if db.backend == Backend::Sqlite {
@@ -271,7 +288,15 @@ pub async fn set_passwords(db: &Db, password: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn run(data: PathBuf, listen: SocketAddr, password: Option<String>, opts: Options) -> anyhow::Result<()> {
+/// Builds (or reuses) the demo in `data` and serves it; `trickle` sends a new warning every
+/// 30 to 90 s while it serves.
+pub async fn run(
+    data: PathBuf,
+    listen: SocketAddr,
+    password: Option<String>,
+    opts: Options,
+    trickle: bool,
+) -> anyhow::Result<()> {
     std::fs::create_dir_all(&data)?;
     let key_path = data.join("pingan.key");
     if !key_path.exists() {
@@ -335,6 +360,10 @@ pub async fn run(data: PathBuf, listen: SocketAddr, password: Option<String>, op
     }
     let state = AppState::new(db, key, Clock::System, cfg).await?;
     crate::jobs::start(state.clone()).await?;
+    if trickle {
+        trickle::start(state.clone());
+        println!("a new fraud warning arrives every 30 to 90 s (--no-trickle to stop them)");
+    }
     tracing::info!(address = %bound, "pingan demo serving");
     crate::app::serve(state, listener, crate::app::shutdown_signal()).await
 }
@@ -352,6 +381,7 @@ pub async fn counts(db: &Db) -> anyhow::Result<String> {
         ("visits", "SELECT COUNT(*) FROM visits"),
         ("duty links", "SELECT COUNT(*) FROM duty_links"),
         ("duties", "SELECT COUNT(*) FROM duties"),
+        ("fraud warnings", "SELECT COUNT(*) FROM fraud_warnings"),
     ] {
         let n: i64 = sqlx::query_scalar(sql).fetch_one(db.reader()).await?;
         out.push(format!("{} {what}", thousands(n)));

@@ -12,7 +12,7 @@ use crate::helpers::{key, spawn_on, PASSWORD};
 
 /// An empty, migrated database: an SQLite file, or a fresh PostgreSQL database when
 /// PINGAN_TEST_DATABASE_URL is set. Returns its URL and the temp dir holding the file.
-async fn empty_database(now: i64, n: u32) -> (String, Option<tempfile::TempDir>) {
+pub async fn empty_database(now: i64, n: u32) -> (String, Option<tempfile::TempDir>) {
     let (url, dir) = match std::env::var("PINGAN_TEST_DATABASE_URL").ok().filter(|s| !s.is_empty()) {
         Some(base) => {
             let name = format!("pingan_demo_{}_{n}", std::process::id());
@@ -48,12 +48,23 @@ async fn contents(db: &Db) -> (Vec<i64>, Vec<(String, Option<Vec<u8>>)>) {
         "establishments",
         "visits",
         "duties",
+        "fraud_cases",
+        "fraud_warnings",
+        "fraud_case_events",
     ] {
         counts.push(sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(db.reader()).await.unwrap());
     }
     let people =
         sqlx::query_as("SELECT name, id_hash FROM residents ORDER BY id").fetch_all(db.reader()).await.unwrap();
-    (counts, people)
+    // The warnings' grades and kinds too: the same seed and `now` give the same year of work.
+    let graded: Vec<(String, Option<Vec<u8>>)> = sqlx::query_as(
+        "SELECT grade || ' ' || kind || ' ' || COALESCE(outcome, 'open') || ' ' || opened_at, subject_hash \
+         FROM fraud_cases ORDER BY id",
+    )
+    .fetch_all(db.reader())
+    .await
+    .unwrap();
+    (counts, people.into_iter().chain(graded).collect())
 }
 
 #[tokio::test]

@@ -14,6 +14,7 @@ mod basedata;
 mod basedata_pages;
 mod cli;
 mod demo;
+mod demo_warnings;
 mod events;
 mod export;
 mod grid_import;
