@@ -76,7 +76,7 @@ impl AppState {
 #[openapi(
     info(title = "pingan API", description = "Self-hosted platform for a city public-security bureau."),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "org"), (name = "accounts"), (name = "grants"), (name = "audit"), (name = "tokens"), (name = "events"), (name = "grids"), (name = "antifraud"), (name = "notifications"))
+    tags((name = "auth"), (name = "org"), (name = "accounts"), (name = "grants"), (name = "audit"), (name = "tokens"), (name = "events"), (name = "grids"), (name = "antifraud"), (name = "notifications"), (name = "push"))
 )]
 struct ApiDoc;
 
@@ -105,6 +105,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::basedata::import_api::routes())
         .merge(crate::visits::api::routes())
         .merge(crate::antifraud::api::routes())
+        .merge(crate::push::api::routes())
         .merge(crate::notifications::pages::api_routes())
         .routes(utoipa_axum::routes!(crate::events::stream::sse))
         .split_for_parts();
@@ -129,6 +130,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::basedata::import_page::routes())
         .merge(crate::visits::pages::routes())
         .merge(crate::antifraud::pages::routes())
+        .merge(crate::push::pages::routes())
         .merge(crate::notifications::pages::routes())
         .merge(crate::accounts::pages::routes())
         .merge(crate::accounts::grant_pages::routes())

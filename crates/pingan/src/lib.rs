@@ -22,6 +22,7 @@ pub mod notifications;
 pub mod ops;
 pub mod org;
 pub mod pii;
+pub mod push;
 pub mod settings;
 pub mod tabular;
 pub mod visits;

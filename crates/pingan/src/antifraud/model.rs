@@ -63,6 +63,9 @@ macro_rules! codes {
     };
 }
 
+/// Closed sets of codes with Chinese and English labels; prevention pushes use it too.
+pub(crate) use codes;
+
 codes! {
     /// What the fraud is (the upstream centres' categories).
     Kind {

@@ -33,6 +33,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(5, "0005_visits"),
     migration!(6, "0006_antifraud"),
     migration!(7, "0007_fraud_figures"),
+    migration!(8, "0008_push"),
 ];
 
 pub const LATEST_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;

@@ -136,6 +136,13 @@ pub async fn run_due(state: &AppState) -> Result<usize, sqlx::Error> {
 }
 
 async fn run_one(state: &AppState, job: &Job) -> anyhow::Result<bool> {
+    // A delivery talks to the network first, outside the transaction: the single SQLite writer
+    // must not wait on a webhook. If the lease is lost meanwhile, the attempt is repeated
+    // elsewhere with the same idempotency key.
+    let sent = match job.kind.as_str() {
+        crate::push::delivery::DELIVER_JOB => Some(crate::push::delivery::send(state, job).await?),
+        _ => None,
+    };
     let mut tx = state.db.begin().await?;
     // Completion first: it proves the lease is still ours, and frees a singleton's slot for
     // the next run the handler schedules. Both commit with the effect or not at all.
@@ -149,6 +156,9 @@ async fn run_one(state: &AppState, job: &Job) -> anyhow::Result<bool> {
             crate::antifraud::deadlines::run_deadline(state, &mut tx, job).await?
         }
         crate::antifraud::deadlines::BRANCH_JOB => crate::antifraud::deadlines::run_branch(state, &mut tx, job).await?,
+        crate::push::delivery::DELIVER_JOB => {
+            crate::push::delivery::record(state, &mut tx, job, sent.flatten()).await?
+        }
         other => anyhow::bail!("no handler for job kind {other}"),
     }
     tx.commit().await?;

@@ -96,6 +96,7 @@ pub fn sentence(l: Lang, n: &Notification) -> String {
             format!("{grade} · {step} · {level}")
         }
         "antifraud.handed_over" => l.t("notify.handed_over").to_string(),
+        "push.dead" => format!("{} {}", l.t("notify.push_dead"), payload["grid"].as_str().unwrap_or("")),
         other => other.to_string(),
     }
 }

@@ -42,8 +42,14 @@ impl Lang {
 }
 
 /// Every table of interface text; each capability keeps its own beside this one.
-const TABLES: &[&[(&str, &str, &str)]] =
-    &[TEXT, super::i18n_base::TEXT, super::i18n_grids::TEXT, super::i18n_places::TEXT, super::i18n_antifraud::TEXT];
+const TABLES: &[&[(&str, &str, &str)]] = &[
+    TEXT,
+    super::i18n_base::TEXT,
+    super::i18n_grids::TEXT,
+    super::i18n_places::TEXT,
+    super::i18n_antifraud::TEXT,
+    super::i18n_push::TEXT,
+];
 
 /// (key, 中文, English)
 const TEXT: &[(&str, &str, &str)] = &[

@@ -24,6 +24,7 @@ const NAV: &[(&str, &str, &[Permission])] = &[
         "nav.af_figures",
         &[Permission::PeopleRead, Permission::PeopleReadMasked, Permission::PeopleCounts],
     ),
+    ("/push", "nav.push", &[Permission::PushSend, Permission::PushManage]),
     ("/map", "nav.map", &[Permission::OrgRead]),
     ("/grids", "nav.grids", &[Permission::OrgRead]),
     ("/residents", "nav.residents", &[Permission::PeopleRead, Permission::PeopleReadMasked]),

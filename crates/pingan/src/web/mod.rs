@@ -10,6 +10,7 @@ pub mod i18n_antifraud;
 pub mod i18n_base;
 pub mod i18n_grids;
 pub mod i18n_places;
+pub mod i18n_push;
 pub mod layout;
 pub mod middleware;
 pub mod openapi;

@@ -26,4 +26,5 @@ mod logs;
 mod map;
 mod org;
 mod pages;
+mod push;
 mod visits;
