@@ -75,8 +75,8 @@ fn warning(run: u128, i: u64) -> Value {
     json!({
         "source": "bench", "upstream_id": format!("{run}-{i}"), "time": time, "name": null,
         "id_number": id_number(i), "phone": null, "kind": KINDS[(i % 8) as usize],
-        "contacts_count": 1 + i % 3, "longest_call_s": (i * 37) % 400, "app_installed": i % 5 == 0,
-        "app_name": null, "amount_yuan": if i % 10 == 0 { json!("2000.00") } else { Value::Null },
+        "contacts_count": 1 + i % 3, "longest_call_s": (i * 37) % 400, "app_installed": i.is_multiple_of(5),
+        "app_name": null, "amount_yuan": if i.is_multiple_of(10) { json!("2000.00") } else { Value::Null },
         "flagged_account": null
     })
 }
