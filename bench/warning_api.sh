@@ -10,7 +10,8 @@
 #                                  # working; its figures mean nothing
 #
 # Env: RATE, SECONDS_EACH override the full run; PG_URL (default postgres://postgres@127.0.0.1:5432/postgres)
-# names the PostgreSQL server to create a scratch database on; NO_PG=1 skips PostgreSQL.
+# names the PostgreSQL server to create a scratch database on; NO_PG=1 skips PostgreSQL,
+# NO_SQLITE=1 SQLite.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -51,6 +52,7 @@ LAST=$(( $(nproc) - 1 ))
 # Starts the server on the database URL $1; sets BASE.
 start_server() {
   rm -rf "$DATA" && mkdir -p "$DATA"
+  : >"$DATA/server.out"
   taskset -c 0 "$BIN" serve "$1" "$DATA" >"$DATA/server.out" 2>"$DATA/server.err" &
   SERVER_PID=$!
   for _ in $(seq 1 600); do
@@ -71,11 +73,16 @@ run_engine() {
   ours=$(taskset -c "$LAST" "$BIN" load "$BASE" "$RATE" "$SECS" warnings)
   echo "   $ceiling"
   echo "   $ours"
-  case "$ours" in *"errors 0,"*) ;; *) die "$engine: some warnings were not accepted";; esac
+  # The smoke run must be clean; a full run past the server's capacity reports what it got.
+  case "$ours" in
+    *"errors 0,"*) ;;
+    *) [[ $MODE == smoke ]] && die "$engine: some warnings were not accepted"
+       echo "   ($engine did not keep up with $RATE/s: the errors are requests not answered within 10 s)" ;;
+  esac
   stop_server
 }
 
-run_engine "SQLite (synchronous=FULL)" "sqlite://$DATA/pingan.db"
+[[ "${NO_SQLITE:-}" == 1 ]] || run_engine "SQLite (synchronous=FULL)" "sqlite://$DATA/pingan.db"
 if [[ "${NO_PG:-}" != 1 ]]; then
   psql "$PG_URL" -Atc 'select 1' >/dev/null 2>&1 || die "PostgreSQL is not reachable at $PG_URL (NO_PG=1 to skip)"
   psql "$PG_URL" -qc "drop database if exists pingan_bench_intake" >/dev/null

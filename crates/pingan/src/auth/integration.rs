@@ -154,16 +154,24 @@ pub async fn resolve(state: &AppState, meta: &RequestMeta, token: &str) -> Resul
         .record(format!("token:{}", row.id))
         .outcome(if refusal.is_some() { audit::Outcome::Denied } else { audit::Outcome::Ok })
         .detail(serde_json::json!({"path": meta.path, "refused": refusal}));
-    let mut tx = state.db.begin().await?;
-    if refusal.is_none() {
-        sqlx::query("UPDATE integration_tokens SET last_used_at = $1 WHERE id = $2")
-            .bind(now)
-            .bind(row.id)
-            .execute(&mut *tx)
-            .await?;
-    }
-    audit::append(&mut tx, &state.db, &state.key, now, &entry).await.map_err(|e| audit::audit_failed(state, e))?;
-    tx.commit().await?;
+    // Grouped: upstream systems send in bursts, and each use is a write (its audit entry).
+    let (st, token_id, used) = (state.clone(), row.id, refusal.is_none());
+    state
+        .db
+        .grouped(move |tx| {
+            Box::pin(async move {
+                if used {
+                    sqlx::query("UPDATE integration_tokens SET last_used_at = $1 WHERE id = $2")
+                        .bind(now)
+                        .bind(token_id)
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                audit::append(tx, &st.db, &st.key, now, &entry).await.map_err(|e| audit::audit_failed(&st, e))?;
+                Ok(())
+            })
+        })
+        .await?;
     if refusal.is_some() {
         return Ok(None);
     }

@@ -8,6 +8,7 @@
 //! read-then-write transaction can never fail with SQLITE_BUSY on lock upgrade.
 
 pub mod bulk;
+pub mod group;
 mod migrate;
 
 use std::str::FromStr;
@@ -29,6 +30,8 @@ pub struct Db {
     pub backend: Backend,
     write: AnyPool,
     read: AnyPool,
+    /// SQLite's group commit (see `group.rs`); PostgreSQL commits concurrently without it.
+    group: Option<group::Group>,
 }
 
 pub type Tx = Transaction<'static, Any>;
@@ -50,7 +53,7 @@ impl Db {
                 .connect(url)
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot connect to PostgreSQL: {e}"))?;
-            return Ok(Db { backend: Backend::Postgres, write: pool.clone(), read: pool });
+            return Ok(Db { backend: Backend::Postgres, write: pool.clone(), read: pool, group: None });
         }
         let Some(path) = url.strip_prefix("sqlite://") else {
             anyhow::bail!("database URL must start with sqlite:// or postgres://");
@@ -58,7 +61,8 @@ impl Db {
         let rwc = format!("sqlite://{path}?mode=rwc");
         let write = sqlite_pool(&rwc, 1).await?;
         let read = sqlite_pool(&rwc, 4).await?;
-        Ok(Db { backend: Backend::Sqlite, write, read })
+        let group = Some(group::Group::start(write.clone()));
+        Ok(Db { backend: Backend::Sqlite, write, read, group })
     }
 
     pub fn reader(&self) -> &AnyPool {
@@ -71,6 +75,31 @@ impl Db {
 
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         self.write.begin().await
+    }
+
+    /// Runs `work` in a write transaction of its own on PostgreSQL; on SQLite inside a group of
+    /// others that share one commit (one fsync). Either way it is applied whole or not at all,
+    /// and the answer comes after the commit. For small, hot writes (intake, token use).
+    pub async fn grouped<T, F>(&self, work: F) -> Result<T, crate::web::error::AppError>
+    where
+        T: Send + 'static,
+        F: for<'a> FnOnce(&'a mut Tx) -> futures_util::future::BoxFuture<'a, Result<T, crate::web::error::AppError>>
+            + Send
+            + 'static,
+    {
+        use crate::web::error::AppError;
+        let Some(group) = &self.group else {
+            let mut tx = self.begin().await.map_err(|e| AppError::Internal(e.into()))?;
+            let value = work(&mut tx).await?;
+            tx.commit().await.map_err(|e| AppError::Internal(e.into()))?;
+            return Ok(value);
+        };
+        let boxed: group::Work =
+            Box::new(move |tx| Box::pin(async move { work(tx).await.map(|v| Box::new(v) as group::Output) }));
+        let out = group.run(boxed).await?;
+        out.downcast::<T>()
+            .map(|b| *b)
+            .map_err(|_| AppError::Internal(anyhow::anyhow!("BUG: group commit returned another type")))
     }
 
     /// Serialises audit appends across every server sharing the database. SQLite needs

@@ -20,6 +20,7 @@ mod export;
 mod grid_import;
 mod grid_teams;
 mod grids;
+mod group_commit;
 mod import;
 mod jobs;
 mod logs;

@@ -1,0 +1,109 @@
+//! Group commit for SQLite: small write transactions that arrive together (one per intake
+//! request, say) run one after another inside one transaction and share its commit, so
+//! `synchronous=FULL` pays one fsync for the group instead of one each.
+//!
+//! Each piece of work runs under its own SAVEPOINT: one that fails is rolled back alone and gets
+//! its own error; the others commit. Nobody hears "done" before the shared commit has returned,
+//! so an acknowledged write is as durable as one committed alone.
+//!
+//! PostgreSQL commits concurrently from many connections already; there the work runs in a
+//! transaction of its own (see [`super::Db::grouped`]).
+
+use std::any::Any as StdAny;
+
+use futures_util::future::BoxFuture;
+use sqlx::AnyPool;
+use tokio::sync::{mpsc, oneshot};
+
+use super::Tx;
+use crate::web::error::AppError;
+
+/// How many pieces of work share a commit at most: enough to amortise the fsync, few enough that
+/// the first in line does not wait long for the last.
+const MAX_GROUP: usize = 256;
+
+pub type Output = Box<dyn StdAny + Send>;
+pub type Work = Box<dyn for<'a> FnOnce(&'a mut Tx) -> BoxFuture<'a, Result<Output, AppError>> + Send>;
+
+struct Item {
+    work: Work,
+    done: oneshot::Sender<Result<Output, AppError>>,
+}
+
+#[derive(Clone)]
+pub struct Group {
+    queue: mpsc::Sender<Item>,
+}
+
+impl Group {
+    /// Starts the writer task for `pool` (the single SQLite writer connection). The task ends
+    /// when the last `Group` handle is dropped.
+    pub fn start(pool: AnyPool) -> Group {
+        let (queue, mut rx) = mpsc::channel::<Item>(4 * MAX_GROUP);
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut items = vec![first];
+                while items.len() < MAX_GROUP {
+                    match rx.try_recv() {
+                        Ok(item) => items.push(item),
+                        Err(_) => break,
+                    }
+                }
+                run_group(&pool, items).await;
+            }
+        });
+        Group { queue }
+    }
+
+    pub async fn run(&self, work: Work) -> Result<Output, AppError> {
+        let (done, answer) = oneshot::channel();
+        self.queue
+            .send(Item { work, done })
+            .await
+            .map_err(|_| AppError::Unavailable("the database writer has stopped".into()))?;
+        answer.await.map_err(|_| AppError::Unavailable("the database writer has stopped".into()))?
+    }
+}
+
+async fn run_group(pool: &AnyPool, items: Vec<Item>) {
+    let mut tx = match pool.begin().await {
+        Ok(tx) => tx,
+        Err(e) => return fail_all(items.into_iter().map(|i| i.done), &e),
+    };
+    let mut results = Vec::with_capacity(items.len());
+    for item in items {
+        let result = run_one(&mut tx, item.work).await;
+        match result {
+            Ok(r) => results.push((item.done, r)),
+            Err(e) => {
+                // The transaction itself is broken: nobody's work can commit.
+                let _ = item.done.send(Err(AppError::Internal(anyhow::anyhow!("group commit: {e}"))));
+                return fail_all(results.into_iter().map(|(d, _)| d), &e);
+            }
+        }
+    }
+    if let Err(e) = tx.commit().await {
+        return fail_all(results.into_iter().map(|(d, _)| d), &e);
+    }
+    for (done, r) in results {
+        let _ = done.send(r);
+    }
+}
+
+/// One piece of work under a savepoint. The outer error is the transaction's own failure; the
+/// inner result is the work's.
+async fn run_one(tx: &mut Tx, work: Work) -> Result<Result<Output, AppError>, sqlx::Error> {
+    sqlx::query("SAVEPOINT grouped").execute(&mut **tx).await?;
+    let result = work(tx).await;
+    if result.is_err() {
+        sqlx::query("ROLLBACK TO SAVEPOINT grouped").execute(&mut **tx).await?;
+    }
+    sqlx::query("RELEASE SAVEPOINT grouped").execute(&mut **tx).await?;
+    Ok(result)
+}
+
+fn fail_all(dones: impl Iterator<Item = oneshot::Sender<Result<Output, AppError>>>, e: &sqlx::Error) {
+    for done in dones {
+        let _ = done.send(Err(AppError::Internal(anyhow::anyhow!("group commit failed: {e}"))));
+    }
+}
