@@ -172,11 +172,13 @@ enum OrgCommand {
 
 #[derive(Args)]
 #[command(after_help = "Examples:\n  pingan import --template residents --out residents.csv\n  \
-pingan import residents people.xlsx --skip-invalid --rejects rejected.csv")]
+pingan import residents people.xlsx --skip-invalid --rejects rejected.csv\n  \
+pingan import --template warnings --format xlsx\n  \
+pingan import warnings warnings-2026-12.csv --history")]
 struct ImportArgs {
     #[command(flatten)]
     common: Common,
-    /// Write the blank template for this kind (residents) and exit.
+    /// Write the blank template for this kind (residents or warnings) and exit.
     #[arg(long, value_name = "KIND")]
     template: Option<String>,
     /// The template's format: csv (UTF-8 with BOM) or xlsx.
@@ -185,7 +187,7 @@ struct ImportArgs {
     /// Where to write the template (default: <kind>-template.<format>).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// What the file holds: residents.
+    /// What the file holds: residents, or warnings (anti-fraud warnings, as from upstream).
     kind: Option<String>,
     /// The CSV or XLSX file.
     file: Option<PathBuf>,
@@ -195,6 +197,10 @@ struct ImportArgs {
     /// With --skip-invalid: write the rejected rows' line, field and reason to this CSV file.
     #[arg(long)]
     rejects: Option<PathBuf>,
+    /// Warnings only: load as history (stored, matched, graded and merged, but no deadlines,
+    /// escalations or notifications).
+    #[arg(long)]
+    history: bool,
 }
 
 #[derive(Subcommand)]
@@ -383,6 +389,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Import(a) => {
+            let history = a.history;
             let args = crate::basedata::import_cli::Args {
                 template: a.template,
                 format: a.format,
@@ -392,12 +399,29 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 skip_invalid: a.skip_invalid,
                 rejects: a.rejects,
             };
-            if args.template.is_some() {
-                return crate::basedata::import_cli::write_template(&args);
+            if let Some(name) = args.template.as_deref() {
+                let template = import_template(name)
+                    .ok_or_else(|| anyhow::anyhow!("--template: no template {name:?}; try residents or warnings"))?;
+                return crate::basedata::import_cli::write_template(&args, template);
+            }
+            let warnings = args.kind.as_deref() == Some("warnings");
+            if history && !warnings {
+                anyhow::bail!("--history is for warnings only: pingan import warnings FILE --history");
+            }
+            if args.rejects.is_some() && !args.skip_invalid {
+                anyhow::bail!("--rejects needs --skip-invalid (without it nothing is written if any row is bad)");
             }
             let cfg = load_config(&a.common)?;
             let (db, key) = open(&cfg).await?;
             let state = AppState::new(db, key, Clock::System, cfg).await?;
+            if warnings {
+                let file = args
+                    .file
+                    .as_deref()
+                    .ok_or_else(|| anyhow::anyhow!("give the file: pingan import warnings FILE"))?;
+                let opts = crate::antifraud::import::Options { history, skip_invalid: args.skip_invalid };
+                return crate::antifraud::import_cli::run(&state, file, opts, args.rejects.as_deref()).await;
+            }
             crate::basedata::import_cli::run(&state, &args).await
         }
         Command::Audit(AuditCommand::Verify(common)) => {
@@ -590,6 +614,15 @@ async fn account_by_username(db: &Db, username: &str) -> anyhow::Result<(i64, St
         .fetch_optional(db.reader())
         .await?
         .ok_or_else(|| anyhow::anyhow!("no account {username}"))
+}
+
+/// Every template `pingan import --template` can write; the command line is the one place that
+/// knows all capabilities' templates.
+fn import_template(name: &str) -> Option<&'static crate::tabular::Template> {
+    match name {
+        "warnings" => Some(&crate::antifraud::import_template::WARNINGS),
+        other => crate::basedata::import_template::by_name(other),
+    }
 }
 
 #[cfg(test)]

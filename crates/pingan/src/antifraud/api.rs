@@ -34,6 +34,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_figures))
         .routes(routes!(export_figures))
         .merge(settings_api::routes())
+        .merge(super::import_api::routes())
 }
 
 /// Warnings by grade, kind, station and day; on-time contact; dissuasion; money protected; with

@@ -1,7 +1,8 @@
 //! Anti-fraud early warning (反诈预警, DOMAIN.md §5): warnings from upstream anti-fraud centres,
 //! banks and carriers become cases about one person, graded red, yellow or blue, routed to the
 //! officer responsible for where the person lives, and worked to an outcome within deadlines
-//! that escalate to the station head and then the branch.
+//! that escalate to the station head and then the branch. Warnings arrive as JSON or as CSV/XLSX
+//! files (`import.rs`), both through the same batch path in `service.rs`.
 //!
 //! Tables: `fraud_warnings`, `fraud_cases`, `fraud_case_events`, `fraud_candidates`,
 //! `fraud_region_stations`; settings `antifraud.grading`, `antifraud.deadlines`.
@@ -20,6 +21,10 @@ pub mod cases;
 pub mod deadlines;
 pub mod figures;
 pub mod figures_page;
+pub mod import;
+pub mod import_api;
+pub mod import_cli;
+pub mod import_template;
 pub mod intake;
 pub mod matching;
 pub mod model;

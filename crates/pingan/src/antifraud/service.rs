@@ -99,8 +99,8 @@ pub async fn ingest_system(state: &AppState, w: Warning, action: &str) -> Result
 
 /// The one path a single parsed warning takes: prepared on the read pool, then applied and
 /// audited (`entry`, with the records it touched) in one write. The write is grouped: on SQLite
-/// the warnings arriving together share one commit, which is what lets one writer keep up with
-/// thousands a second under `synchronous=FULL`. Subscribers are woken after the commit.
+/// the warnings arriving together share one commit, so `synchronous=FULL` pays one fsync for
+/// them all (bench/warning_api.sh). Subscribers are woken after the commit.
 async fn ingest_parsed(
     state: &AppState,
     w: Warning,
@@ -156,28 +156,75 @@ pub async fn ingest_batch(
     }
     let now = state.clock.now_ms();
     let settings = Settings::load(state).await?;
-    let received = items.len();
-    let mut results: Vec<Option<ItemResult>> = vec![None; received];
-    let mut ready: Vec<(usize, Prepared)> = Vec::with_capacity(received);
-    for (index, item) in items.into_iter().enumerate() {
-        let parsed = crate::web::extract::from_value::<WarningInput>(item)
+    let mut parsed = Vec::with_capacity(items.len());
+    for item in items {
+        let one = crate::web::extract::from_value::<WarningInput>(item)
             .and_then(|input| model::parse(&input, now).map_err(|(f, r)| AppError::invalid(f, r)));
-        match parsed {
-            Ok(w) => ready.push((index, intake::prepare(state, w, &settings).await?)),
-            Err(AppError::Invalid { field, reason }) => results[index] = Some(refused(index, "invalid", field, reason)),
+        parsed.push(match one {
+            Ok(w) => Ok(w),
+            Err(AppError::Invalid { field, reason }) => Err((field, reason)),
             Err(other) => return Err(other),
+        });
+    }
+    let received = parsed.len();
+    let chunk = ingest_chunk(state, &settings, now, parsed, history, |touched, c| {
+        audit_entry(Entry::new(meta, Some(caller), "antifraud.warnings.ingest"), touched, history, c)
+    })
+    .await?;
+    Ok(BatchReport {
+        received,
+        created: chunk.created,
+        duplicates: chunk.duplicates,
+        refused: received - chunk.created - chunk.duplicates,
+        results: chunk.results,
+    })
+}
+
+/// A batch item after parsing: the warning, or the (field, reason) it was refused for.
+pub type Parsed = Result<Warning, (String, String)>;
+
+/// What one chunk did. `results` is indexed like the chunk's items.
+#[derive(Debug, Default)]
+pub struct Chunk {
+    pub created: usize,
+    pub duplicates: usize,
+    pub conflicts: usize,
+    pub invalid: usize,
+    pub results: Vec<ItemResult>,
+}
+
+/// The one path a batch takes, from a JSON array or a file's rows: each warning prepared on the
+/// read pool, then all applied, audited by `entry` and committed in one transaction. Callers
+/// keep a chunk to [`MAX_BATCH`] items, which bounds the transaction and the audit entry's list.
+pub async fn ingest_chunk(
+    state: &AppState,
+    settings: &Settings,
+    now: i64,
+    items: Vec<Parsed>,
+    history: bool,
+    entry: impl FnOnce(&Touched, &Chunk) -> Entry,
+) -> Result<Chunk, AppError> {
+    let mut results: Vec<Option<ItemResult>> = vec![None; items.len()];
+    let mut ready: Vec<(usize, Prepared)> = Vec::with_capacity(items.len());
+    let mut chunk = Chunk::default();
+    for (index, item) in items.into_iter().enumerate() {
+        match item {
+            Ok(w) => ready.push((index, intake::prepare(state, w, settings).await?)),
+            Err((field, reason)) => {
+                chunk.invalid += 1;
+                results[index] = Some(refused(index, "invalid", field, reason));
+            }
         }
     }
     let mut touched = Touched::default();
-    let (mut created, mut duplicates) = (0, 0);
     let mut tx = state.db.begin().await?;
     for (index, p) in &ready {
-        let item = match intake::apply(&mut tx, state, p, &settings, now, history, &mut touched).await? {
+        let item = match intake::apply(&mut tx, state, p, settings, now, history, &mut touched).await? {
             Ok(r) => {
                 if r.status == Status::Created {
-                    created += 1;
+                    chunk.created += 1;
                 } else {
-                    duplicates += 1;
+                    chunk.duplicates += 1;
                 }
                 let a = Accepted::from(&r);
                 ItemResult {
@@ -191,8 +238,8 @@ pub async fn ingest_batch(
                 }
             }
             Err(c) => {
-                let e = conflict_error(&p.w.source, &p.w.upstream_id, &c);
-                let reason = match e {
+                chunk.conflicts += 1;
+                let reason = match conflict_error(&p.w.source, &p.w.upstream_id, &c) {
                     AppError::Conflict { reason, .. } => reason,
                     _ => String::new(),
                 };
@@ -201,39 +248,26 @@ pub async fn ingest_batch(
         };
         results[*index] = Some(item);
     }
-    let refused_count = received - created - duplicates;
-    if created > 0 {
-        let entry = audit_entry(meta, caller, &touched, history, created, duplicates, refused_count);
+    if chunk.created > 0 {
+        let entry = entry(&touched, &chunk);
         audit::append(&mut tx, &state.db, &state.key, now, &entry).await.map_err(|e| audit::audit_failed(state, e))?;
         tx.commit().await?;
         crate::events::wake(state);
     } else {
         tx.rollback().await?;
     }
-    Ok(BatchReport {
-        received,
-        created,
-        duplicates,
-        refused: refused_count,
-        results: results.into_iter().flatten().collect(),
-    })
+    chunk.results = results.into_iter().flatten().collect();
+    Ok(chunk)
 }
 
 fn refused(index: usize, status: &'static str, field: String, reason: String) -> ItemResult {
     ItemResult { index, status, id: None, case_id: None, grade: None, field: Some(field), reason: Some(reason) }
 }
 
-fn audit_entry(
-    meta: &RequestMeta,
-    caller: &Caller,
-    touched: &Touched,
-    history: bool,
-    created: usize,
-    duplicates: usize,
-    refused: usize,
-) -> Entry {
-    Entry::new(meta, Some(caller), "antifraud.warnings.ingest").records(records(touched)).detail(serde_json::json!({
-        "created": created, "duplicates": duplicates, "refused": refused, "history": history,
+/// The entry for a chunk that stored something: `base` names the caller and the action.
+pub fn audit_entry(base: Entry, touched: &Touched, history: bool, c: &Chunk) -> Entry {
+    base.records(records(touched)).detail(serde_json::json!({
+        "created": c.created, "duplicates": c.duplicates, "refused": c.conflicts + c.invalid, "history": history,
     }))
 }
 

@@ -5,11 +5,11 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use super::import::import_residents;
-use super::import_template;
 use crate::app::AppState;
 use crate::audit::Entry;
 use crate::auth::{Caller, Permission};
-use crate::tabular::Limits;
+use crate::tabular::{Limits, Template};
+use crate::web::error::RowError;
 
 pub struct Args {
     pub template: Option<String>,
@@ -21,10 +21,10 @@ pub struct Args {
     pub rejects: Option<PathBuf>,
 }
 
-pub fn write_template(a: &Args) -> anyhow::Result<()> {
-    let name = a.template.as_deref().unwrap_or_default();
-    let template = import_template::by_name(name)
-        .ok_or_else(|| anyhow::anyhow!("--template: no template {name:?}; try residents"))?;
+/// Writes the blank template `template` (looked up by the caller, which knows every capability's
+/// templates) in the format and place `a` asks for.
+pub fn write_template(a: &Args, template: &Template) -> anyhow::Result<()> {
+    let name = template.name;
     let bytes = match a.format.as_str() {
         "csv" => template.csv_header_file(),
         "xlsx" => template.xlsx_file(),
@@ -39,7 +39,7 @@ pub fn write_template(a: &Args) -> anyhow::Result<()> {
 pub async fn run(state: &AppState, a: &Args) -> anyhow::Result<()> {
     let kind = a.kind.as_deref().ok_or_else(|| anyhow::anyhow!("say what to import: pingan import residents FILE"))?;
     if kind != "residents" {
-        anyhow::bail!("cannot import {kind:?}; try residents");
+        anyhow::bail!("cannot import {kind:?}; try residents or warnings");
     }
     let file = a.file.as_ref().ok_or_else(|| anyhow::anyhow!("give the file: pingan import residents FILE"))?;
     if a.rejects.is_some() && !a.skip_invalid {
@@ -65,18 +65,9 @@ pub async fn run(state: &AppState, a: &Args) -> anyhow::Result<()> {
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     eprintln!();
-    for e in report.errors.iter().take(50) {
-        eprintln!("line {}: {}: {}", e.line, e.field, e.reason);
-    }
-    if report.errors.len() > 50 {
-        eprintln!("… and {} more", report.errors.len() - 50);
-    }
+    print_errors(&report.errors);
     if let Some(path) = &a.rejects {
-        let mut out = String::from("\u{feff}line,field,reason\r\n");
-        for e in &report.errors {
-            out.push_str(&format!("{},{},\"{}\"\r\n", e.line, e.field, e.reason.replace('"', "\"\"")));
-        }
-        std::fs::write(path, out).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        write_rejects(path, &report.errors)?;
     }
     if !report.written {
         anyhow::bail!("{} problem(s); nothing was imported", report.errors.len());
@@ -93,6 +84,25 @@ pub async fn run(state: &AppState, a: &Args) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// The first 50 problems on stderr: enough to see what is wrong, the rest go to --rejects.
+pub fn print_errors(errors: &[RowError]) {
+    for e in errors.iter().take(50) {
+        eprintln!("line {}: {}: {}", e.line, e.field, e.reason);
+    }
+    if errors.len() > 50 {
+        eprintln!("… and {} more", errors.len() - 50);
+    }
+}
+
+/// Every problem as CSV (UTF-8 with BOM, so Excel on a Chinese Windows opens it right).
+pub fn write_rejects(path: &std::path::Path, errors: &[RowError]) -> anyhow::Result<()> {
+    let mut out = String::from("\u{feff}line,field,reason\r\n");
+    for e in errors {
+        out.push_str(&format!("{},{},\"{}\"\r\n", e.line, e.field, e.reason.replace('"', "\"\"")));
+    }
+    std::fs::write(path, out).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
 /// The operator at the server's shell importing base data: the whole bureau, audited as `cli:`.

@@ -57,7 +57,7 @@ pub fn warning(upstream_id: &str, extra: Value) -> Value {
 }
 
 /// A clock at 2026-12-01 10:00 Beijing, so the warnings above are an half hour old.
-async fn app_at_ten() -> TestApp {
+pub async fn app_at_ten() -> TestApp {
     let app = spawn_app().await;
     let ten = pingan::clock::parse_beijing("2026-12-01T10:00").unwrap();
     let now = app.clock.now_ms();

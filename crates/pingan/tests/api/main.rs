@@ -5,6 +5,7 @@ mod helpers;
 mod accounts;
 mod antifraud;
 mod antifraud_figures;
+mod antifraud_files;
 mod antifraud_pages;
 mod antifraud_work;
 mod audit;

@@ -1,0 +1,117 @@
+//! Warnings from a CSV or XLSX file, as upstream centres often hand them over. Each row is read
+//! into the JSON intake's input and takes the batch path ([`service::ingest_chunk`]), so
+//! idempotency, matching, grading, merging and deadlines are those of `POST /api/v1/warnings`.
+//!
+//! Invariant: by default a file with any invalid row stores nothing; with `skip_invalid` the good
+//! rows are stored and the bad ones reported. A conflict (a stored key with other content) is
+//! found only while storing; like in a JSON batch, it is reported and the other rows stand.
+//! Invariant: rows are stored in chunks of at most [`service::MAX_BATCH`], each chunk one
+//! transaction with one audit entry naming its records, so a 100,000-row file neither holds the
+//! SQLite writer for minutes nor writes an audit entry of megabytes.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::import_template::{self, WARNINGS};
+use super::intake::Settings;
+use super::model;
+use super::service::{self, Parsed, MAX_BATCH};
+use crate::app::AppState;
+use crate::audit::Entry;
+use crate::auth::{Caller, Permission};
+use crate::tabular::{self, Limits};
+use crate::web::error::{AppError, RowError};
+
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct WarningImportReport {
+    /// Data rows read (blank rows not counted).
+    pub received: u64,
+    pub created: u64,
+    /// Rows that were a warning already stored with the same content (nothing changed).
+    pub duplicates: u64,
+    /// Rows whose source and upstream id are stored with other content: the first one stands.
+    pub conflicts: u64,
+    /// Invalid rows: left out with skip_invalid, else the reason nothing was stored.
+    pub refused: u64,
+    /// Whether the rows were stored (false: the file or a row was refused and nothing changed).
+    pub written: bool,
+    /// Every problem: invalid rows and conflicts, by line, field and reason.
+    pub errors: Vec<RowError>,
+}
+
+/// Options of one import.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    pub history: bool,
+    pub skip_invalid: bool,
+}
+
+/// Imports warnings from CSV or XLSX bytes. `entry` is the audit entry each stored chunk gets
+/// (caller, request, action); `Err` only for failures that are not about the file.
+pub async fn import_warnings(
+    state: &AppState,
+    entry: Entry,
+    caller: &Caller,
+    bytes: &[u8],
+    limits: &Limits,
+    opts: Options,
+) -> Result<WarningImportReport, AppError> {
+    caller.require(Permission::WarningsWrite)?;
+    let mut report = WarningImportReport::default();
+    let sheet = match tabular::open(bytes, &WARNINGS, limits) {
+        Ok(s) => s,
+        Err(errors) => {
+            report.errors = errors;
+            return Ok(report);
+        }
+    };
+    let now = state.clock.now_ms();
+    // (line, warning): only good rows are kept, so a rejected file costs no database work.
+    let mut good: Vec<(u64, model::Warning)> = Vec::new();
+    let mut bad_lines = 0;
+    for record in sheet.records() {
+        report.received += 1;
+        let row = record.map_err(|e| vec![e]).and_then(|r| {
+            let input = import_template::input(&r)?;
+            let w = model::parse(&input, now)
+                .map_err(|(field, reason)| vec![RowError { line: r.line, field: field.into(), reason }])?;
+            Ok((r.line, w))
+        });
+        match row {
+            Ok(line_and_warning) => good.push(line_and_warning),
+            Err(errors) => {
+                bad_lines += 1;
+                report.errors.extend(errors);
+            }
+        }
+    }
+    report.refused = bad_lines;
+    if !report.errors.is_empty() && (!opts.skip_invalid || good.is_empty()) {
+        return Ok(report);
+    }
+    let settings = Settings::load(state).await?;
+    let mut rest = good.into_iter().peekable();
+    while rest.peek().is_some() {
+        let (lines, items): (Vec<u64>, Vec<Parsed>) = rest.by_ref().take(MAX_BATCH).map(|(l, w)| (l, Ok(w))).unzip();
+        let first_last = (lines.first().copied(), lines.last().copied());
+        let chunk = service::ingest_chunk(state, &settings, now, items, opts.history, |touched, c| {
+            let mut e = service::audit_entry(entry.clone(), touched, opts.history, c);
+            e.detail["lines"] = serde_json::json!([first_last.0, first_last.1]);
+            e
+        })
+        .await?;
+        report.created += chunk.created as u64;
+        report.duplicates += chunk.duplicates as u64;
+        report.conflicts += chunk.conflicts as u64;
+        for r in chunk.results.iter().filter(|r| r.status == "conflict") {
+            report.errors.push(RowError {
+                line: lines.get(r.index).copied().unwrap_or_default(),
+                field: r.field.clone().unwrap_or_default(),
+                reason: r.reason.clone().unwrap_or_default(),
+            });
+        }
+    }
+    report.errors.sort_by_key(|e| e.line);
+    report.written = true;
+    Ok(report)
+}
