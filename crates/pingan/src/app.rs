@@ -141,6 +141,13 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(crate::ops::metrics))
         .route("/static/{name}", get(crate::web::assets::serve))
         .fallback(|| async { AppError::NotFound })
+        // A bug that panics in a handler answers 500 in the error shape (with the request id the
+        // outer middleware adds) instead of dropping the connection; the panic is logged.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
+            axum::response::IntoResponse::into_response(AppError::Internal(anyhow::anyhow!(
+                "a request handler panicked"
+            )))
+        }))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::resolve_caller))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::web::middleware::outer))
         .layer(DefaultBodyLimit::max(1024 * 1024))

@@ -210,7 +210,8 @@ fn parse_landline(digits: &str) -> Result<Phone, &'static str> {
         b'3'..=b'9' => 3,
         _ => return Err("unknown area code"),
     };
-    let local = &digits[1 + area_len..];
+    // "07" or "010" alone: nothing after the area code (and no slice past the end).
+    let local = digits.get(1 + area_len..).unwrap_or("");
     if !(7..=8).contains(&local.len()) {
         return Err("a landline number has 7 or 8 digits after the area code");
     }
@@ -251,6 +252,13 @@ mod tests {
         // Multi-byte chars must be counted and kept whole.
         assert_eq!(mask_id_number("港澳台居民证件一二三四五", Viewer::Civilian), "港澳台*****二三四五");
         assert_eq!(mask_phone("１３８１２３４５６７８"), "138****5678");
+    }
+
+    #[test]
+    fn a_bare_area_code_is_refused_not_a_panic() {
+        for s in ["07-", "07", "010", "0", "02-"] {
+            assert!(Phone::parse(s).is_err(), "{s}");
+        }
     }
 
     #[test]

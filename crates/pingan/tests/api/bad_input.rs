@@ -61,6 +61,19 @@ async fn an_account_change_without_fields_still_refuses_unknown_ones() {
 }
 
 #[tokio::test]
+async fn a_phone_that_is_only_an_area_code_is_refused_naming_the_field() {
+    // The fuzzer found "07-" panicking the landline parser (a slice past the end).
+    let app = spawn_app().await;
+    let admin = app.login("sysadmin").await;
+    let node = app.node_id("410702010000").await;
+    for phone in ["07-", "010", "0"] {
+        let body = serde_json::json!({"name": "测试", "node_id": node, "username": "phone_check", "phone": phone});
+        let (status, v) = app.post("/api/v1/accounts", Some(&admin), body).await;
+        assert_eq!((status, v["error"]["field"].as_str()), (422, Some("phone")), "{phone}: {v}");
+    }
+}
+
+#[tokio::test]
 async fn unknown_enum_values_are_refused() {
     let app = spawn_app().await;
     let admin = app.login("sysadmin").await;
