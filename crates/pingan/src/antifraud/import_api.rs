@@ -2,7 +2,7 @@
 //! staff who hold spreadsheets rather than JSON.
 
 use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -15,14 +15,12 @@ use crate::audit::Entry;
 use crate::auth::api::ErrorBody;
 use crate::auth::Caller;
 use crate::tabular::Limits;
-use crate::web::error::{AppError, AppResult, RowError};
+use crate::web::error::AppResult;
 use crate::web::middleware::RequestMeta;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(import)).layer(axum::extract::DefaultBodyLimit::max(Limits::UPLOAD.max_bytes))
 }
-
-const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -53,22 +51,16 @@ async fn import(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> AppResult<(StatusCode, Json<WarningImportReport>)> {
-    let ctype = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if !(ctype.starts_with("text/csv") || ctype.starts_with(XLSX) || ctype.starts_with("application/octet-stream")) {
-        return Err(AppError::UnsupportedMediaType);
-    }
+    crate::web::extract::check_spreadsheet_upload(&headers)?;
     // Every 422 from this route is the report, as documented.
-    let Ok(p) = serde_urlencoded::from_str::<WarningImportParams>(query.as_deref().unwrap_or("")) else {
-        let report = WarningImportReport {
-            errors: vec![RowError {
-                line: 0,
-                field: "query".into(),
-                reason: "the parameters are history=true|false and skip_invalid=true|false".into(),
-            }],
-            ..WarningImportReport::default()
+    let p: WarningImportParams =
+        match crate::web::extract::import_query(query.as_deref(), "history=true|false and skip_invalid=true|false") {
+            Ok(p) => p,
+            Err(e) => {
+                let report = WarningImportReport { errors: vec![e], ..WarningImportReport::default() };
+                return Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(report)));
+            }
         };
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(report)));
-    };
     let opts = Options { history: p.history.unwrap_or(false), skip_invalid: p.skip_invalid.unwrap_or(false) };
     let entry = Entry::new(&meta, Some(&caller), "antifraud.warnings.import");
     let report = import_warnings(&state, entry, &caller, &body, &Limits::UPLOAD, opts).await?;

@@ -62,22 +62,16 @@ async fn import(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> AppResult<(StatusCode, Json<ResidentImportReport>)> {
-    let ctype = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if !(ctype.starts_with("text/csv") || ctype.starts_with(XLSX) || ctype.starts_with("application/octet-stream")) {
-        return Err(AppError::UnsupportedMediaType);
-    }
+    crate::web::extract::check_spreadsheet_upload(&headers)?;
     // Every 422 from this route is the report, as documented.
-    let Ok(p) = serde_urlencoded::from_str::<ImportParams>(query.as_deref().unwrap_or("")) else {
-        let report = ResidentImportReport {
-            errors: vec![RowError {
-                line: 0,
-                field: "query".into(),
-                reason: "the parameters are skip_invalid=true|false and progress=<token>".into(),
-            }],
-            ..ResidentImportReport::default()
+    let p: ImportParams =
+        match crate::web::extract::import_query(query.as_deref(), "skip_invalid=true|false and progress=<token>") {
+            Ok(p) => p,
+            Err(e) => {
+                let report = ResidentImportReport { errors: vec![e], ..ResidentImportReport::default() };
+                return Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(report)));
+            }
         };
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(report)));
-    };
     if p.progress.as_deref().is_some_and(|t| !super::import_progress::valid_token(t)) {
         let report = ResidentImportReport {
             errors: vec![RowError { line: 0, field: "progress".into(), reason: "16 to 64 letters and digits".into() }],

@@ -232,6 +232,31 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PathId {
     }
 }
 
+/// The content types a spreadsheet upload may come as: CSV, XLSX, or the generic binary type
+/// curl and some browsers send for a file. Anything else is 415 before the body is read as data.
+pub fn check_spreadsheet_upload(headers: &axum::http::HeaderMap) -> Result<(), AppError> {
+    const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+    let ctype = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if ctype.starts_with("text/csv") || ctype.starts_with(XLSX) || ctype.starts_with("application/octet-stream") {
+        Ok(())
+    } else {
+        Err(AppError::UnsupportedMediaType)
+    }
+}
+
+/// An import's query parameters. On failure, the row error an import report carries instead
+/// (every 422 of an import route is its report), naming `query` and the parameters `expected`.
+pub fn import_query<P: serde::de::DeserializeOwned>(
+    query: Option<&str>,
+    expected: &str,
+) -> Result<P, crate::web::error::RowError> {
+    serde_urlencoded::from_str(query.unwrap_or("")).map_err(|_| crate::web::error::RowError {
+        line: 0,
+        field: "query".into(),
+        reason: format!("the parameters are {expected}"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
