@@ -6,21 +6,10 @@
 use chrono::{NaiveDate, NaiveDateTime, TimeZone};
 
 use super::model::{Kind, WarningInput};
-use crate::tabular::{Column, Record, Template};
+use crate::tabular::template::column as col;
+use crate::tabular::{Record, Template};
 use crate::web::error::RowError;
 use crate::web::i18n::Lang;
-
-const fn col(
-    key: &'static str,
-    zh: &'static str,
-    en: &'static str,
-    required: bool,
-    aliases: &'static [&'static str],
-    note_zh: &'static str,
-    note_en: &'static str,
-) -> Column {
-    Column { key, en, zh, required, aliases, note_en, note_zh }
-}
 
 pub static WARNINGS: Template = Template {
     name: "warnings",

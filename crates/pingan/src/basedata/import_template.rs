@@ -1,19 +1,8 @@
 //! The residents import template: one row per person, with the address they live at. Headers in
 //! Chinese (as written by `pingan import --template residents`) or English.
 
-use crate::tabular::{Column, Template};
-
-const fn col(
-    key: &'static str,
-    zh: &'static str,
-    en: &'static str,
-    required: bool,
-    aliases: &'static [&'static str],
-    note_zh: &'static str,
-    note_en: &'static str,
-) -> Column {
-    Column { key, en, zh, required, aliases, note_en, note_zh }
-}
+use crate::tabular::template::column as col;
+use crate::tabular::Template;
 
 pub static RESIDENTS: Template = Template {
     name: "residents",

@@ -15,6 +15,20 @@ pub struct Column {
     pub note_zh: &'static str,
 }
 
+/// A column, in the order templates write them: key, Chinese header, English header, required,
+/// other accepted headers, then the Chinese and English notes of the explanation sheet.
+pub const fn column(
+    key: &'static str,
+    zh: &'static str,
+    en: &'static str,
+    required: bool,
+    aliases: &'static [&'static str],
+    note_zh: &'static str,
+    note_en: &'static str,
+) -> Column {
+    Column { key, en, zh, required, aliases, note_en, note_zh }
+}
+
 #[derive(Debug)]
 pub struct Template {
     pub name: &'static str,

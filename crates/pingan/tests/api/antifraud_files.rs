@@ -9,17 +9,7 @@ const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.
 const HEADER: &str = "来源,上游编号,预警时间,姓名,身份证号,手机号,诈骗类型,接触次数,最长通话秒数,是否安装涉诈App,App名称,涉案金额（元）,涉诈账户";
 
 async fn upload(app: &TestApp, token: &str, query: &str, ctype: &str, body: Vec<u8>) -> (u16, Value) {
-    let resp = app
-        .client
-        .post(app.at(&format!("/api/v1/warnings/import{query}")))
-        .bearer_auth(token)
-        .header("content-type", ctype)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
+    app.post_bytes(&format!("/api/v1/warnings/import{query}"), token, ctype, body).await
 }
 
 async fn count(app: &TestApp, sql: &str) -> i64 {

@@ -204,6 +204,14 @@ impl TestApp {
         read(req.send().await.unwrap()).await
     }
 
+    /// A body of any content type (an import's CSV or XLSX), answered as JSON.
+    pub async fn post_bytes(&self, path: &str, token: &str, ctype: &str, body: Vec<u8>) -> (u16, Value) {
+        let req = self.client.post(self.at(path)).bearer_auth(token).header("content-type", ctype).body(body);
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
         let mut req = self.client.get(self.at(path));
         if let Some(t) = token {

@@ -26,17 +26,7 @@ async fn point_in(app: &TestApp, code: &str) -> (f64, f64) {
 }
 
 async fn upload(app: &TestApp, token: &str, query: &str, ctype: &str, body: Vec<u8>) -> (u16, Value) {
-    let resp = app
-        .client
-        .post(app.at(&format!("/api/v1/residents/import{query}")))
-        .bearer_auth(token)
-        .header("content-type", ctype)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
+    app.post_bytes(&format!("/api/v1/residents/import{query}"), token, ctype, body).await
 }
 
 async fn count(app: &TestApp, table: &str) -> i64 {
