@@ -5,13 +5,17 @@
 //! Invariant: by default a file with any invalid row stores nothing; with `skip_invalid` the good
 //! rows are stored and the bad ones reported. A conflict (a stored key with other content) is
 //! found only while storing; like in a JSON batch, it is reported and the other rows stand.
-//! Invariant: rows are stored in chunks of at most [`service::MAX_BATCH`], each chunk one
-//! transaction with one audit entry naming its records, so a 100,000-row file neither holds the
-//! SQLite writer for minutes nor writes an audit entry of megabytes.
+//! Invariant: every [`service::MAX_BATCH`] rows get one audit entry naming their records, so no
+//! entry grows to megabytes. Live rows are stored a batch per transaction; history takes the
+//! bulk path ([`bulk`]), [`bulk::TRANSACTION_ROWS`] per transaction. Either way a 1.7-million-row
+//! file never holds the SQLite writer for more than a moment at a time.
+
+use std::ops::Range;
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::bulk;
 use super::import_template::{self, WARNINGS};
 use super::intake::Settings;
 use super::model;
@@ -90,16 +94,33 @@ pub async fn import_warnings(
         return Ok(report);
     }
     let settings = Settings::load(state).await?;
-    let mut rest = good.into_iter().peekable();
-    while rest.peek().is_some() {
-        let (lines, items): (Vec<u64>, Vec<Parsed>) = rest.by_ref().take(MAX_BATCH).map(|(l, w)| (l, Ok(w))).unzip();
-        let first_last = (lines.first().copied(), lines.last().copied());
-        let chunk = service::ingest_chunk(state, &settings, now, items, opts.history, |touched, c| {
-            let mut e = service::audit_entry(entry.clone(), touched, opts.history, c);
-            e.detail["lines"] = serde_json::json!([first_last.0, first_last.1]);
-            e
-        })
-        .await?;
+    let (lines, items): (Vec<u64>, Vec<model::Warning>) = good.into_iter().unzip();
+    // An audit entry per batch of rows, naming the file lines it covers.
+    let entry = |touched: &_, c: &_, rows: Range<usize>| {
+        let mut e = service::audit_entry(entry.clone(), touched, opts.history, c);
+        e.detail["lines"] = serde_json::json!([lines[rows.start], lines[rows.end - 1]]);
+        e
+    };
+    let chunks = if opts.history {
+        // History takes the bulk path: the same rules, a few statements per thousand rows.
+        vec![bulk::ingest_history(state, &settings, now, items, entry).await?]
+    } else {
+        let mut chunks = Vec::new();
+        let mut rest = items.into_iter().peekable();
+        let mut offset = 0;
+        while rest.peek().is_some() {
+            let batch: Vec<Parsed> = rest.by_ref().take(MAX_BATCH).map(Ok).collect();
+            let n = batch.len();
+            let mut chunk =
+                service::ingest_chunk(state, &settings, now, batch, false, |t, c| entry(t, c, offset..offset + n))
+                    .await?;
+            chunk.results.iter_mut().for_each(|r| r.index += offset);
+            offset += n;
+            chunks.push(chunk);
+        }
+        chunks
+    };
+    for chunk in chunks {
         report.created += chunk.created as u64;
         report.duplicates += chunk.duplicates as u64;
         report.conflicts += chunk.conflicts as u64;

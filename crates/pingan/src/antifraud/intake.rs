@@ -42,6 +42,28 @@ pub struct Prepared {
     pub route: Route,
     pub grade: Grade,
     pub reasons: Vec<Reason>,
+    /// The identifiers encrypted, before the write transaction, so the writer waits for no AES.
+    pub id_enc: Option<Vec<u8>>,
+    pub phone_enc: Option<Vec<u8>>,
+}
+
+/// The keyed hashes of a warning's ID number and phone.
+pub type Hashes = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+impl Prepared {
+    pub fn new(
+        state: &AppState,
+        w: Warning,
+        hashes: Hashes,
+        subject: Subject,
+        route: Route,
+        grade: (Grade, Vec<Reason>),
+    ) -> Prepared {
+        let id_enc = w.id_number.as_ref().map(|id| state.key.encrypt_str(id.as_str()));
+        let phone_enc = w.phone.as_ref().map(|ph| state.key.encrypt_str(ph.as_str()));
+        let ((id_hash, phone_hash), (grade, reasons)) = (hashes, grade);
+        Prepared { w, id_hash, phone_hash, subject, route, grade, reasons, id_enc, phone_enc }
+    }
 }
 
 pub async fn prepare(state: &AppState, w: Warning, settings: &Settings) -> Result<Prepared, sqlx::Error> {
@@ -59,8 +81,8 @@ pub async fn prepare(state: &AppState, w: Warning, settings: &Settings) -> Resul
             None => matching::route_unmatched(db, &w).await?,
         },
     };
-    let (grade, reasons) = rules::grade(&w, subject.person, &settings.rules);
-    Ok(Prepared { w, id_hash, phone_hash, subject, route, grade, reasons })
+    let grade = rules::grade(&w, subject.person, &settings.rules);
+    Ok(Prepared::new(state, w, (id_hash, phone_hash), subject, route, grade))
 }
 
 /// The one station every candidate lives under, if there is one.
@@ -149,12 +171,7 @@ pub async fn apply(
         Some(case) => {
             let old = Grade::from_rank(case.grade_rank);
             let grade = old.max(p.grade);
-            let mut reasons = rules::parse_reasons(&case.reasons);
-            for r in &p.reasons {
-                if !reasons.contains(r) {
-                    reasons.push(*r);
-                }
-            }
+            let reasons = merge_reasons(rules::parse_reasons(&case.reasons), &p.reasons);
             let (mut contact_due, mut visit_due) = (case.contact_due_at, case.visit_due_at);
             if !history && grade > old {
                 // A rise brings the deadlines forward, from this warning's receipt; never back.
@@ -201,8 +218,7 @@ pub async fn apply(
             (id, p.route.node_id, p.grade, "opened")
         }
     };
-    let warning_id =
-        store::insert_warning(tx, &columns(state, p, received, settings.rules_version, case_id, history)).await?;
+    let warning_id = store::insert_warning(tx, &columns(p, received, settings.rules_version, case_id, history)).await?;
     if !history {
         let line = store::Line {
             case_id,
@@ -239,13 +255,22 @@ pub async fn apply(
     Ok(Ok(Receipt { warning_id, case_id, grade: p.grade, status: Status::Created, match_kind: p.subject.kind }))
 }
 
+/// A case's reasons after a warning joins it: the old ones, then the warning's new ones.
+pub(super) fn merge_reasons(mut reasons: Vec<Reason>, more: &[Reason]) -> Vec<Reason> {
+    for r in more {
+        if !reasons.contains(r) {
+            reasons.push(*r);
+        }
+    }
+    reasons
+}
+
 async fn schedule(tx: &mut Tx, case_id: i64, step: &str, due: i64, now: i64) -> Result<(), sqlx::Error> {
     jobs::schedule(tx, DEADLINE_JOB, due, &serde_json::json!({"case_id": case_id, "step": step}), now).await?;
     Ok(())
 }
 
-fn columns<'a>(
-    state: &AppState,
+pub(super) fn columns<'a>(
     p: &'a Prepared,
     received: i64,
     rules_version: i64,
@@ -260,11 +285,11 @@ fn columns<'a>(
         event_at: w.event_at,
         received_at: received,
         name: w.name.as_deref(),
-        id_enc: id.map(|s| state.key.encrypt_str(s)),
+        id_enc: p.id_enc.clone(),
         id_hash: p.id_hash.as_deref(),
         id_head: id.map(|s| &s[..4]),
         id_tail: id.map(|s| &s[s.len() - 4..]),
-        phone_enc: w.phone.as_ref().map(|ph| state.key.encrypt_str(ph.as_str())),
+        phone_enc: p.phone_enc.clone(),
         phone_hash: p.phone_hash.as_deref(),
         phone_masked: w.phone.as_ref().map(|ph| ph.masked()),
         kind: w.kind,
@@ -285,7 +310,7 @@ fn columns<'a>(
 
 /// The first field in which a resent warning differs from the stored one, compared after
 /// parsing (so "1200.5" and 1200.50 are the same amount, and identifiers by their keyed hash).
-fn first_difference(s: &StoredWarning, p: &Prepared) -> Option<&'static str> {
+pub(super) fn first_difference(s: &StoredWarning, p: &Prepared) -> Option<&'static str> {
     let w = &p.w;
     let checks: [(&'static str, bool); 11] = [
         ("time", s.event_at == w.event_at),

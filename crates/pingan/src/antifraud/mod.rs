@@ -16,6 +16,7 @@
 //! name.
 
 pub mod api;
+pub mod bulk;
 pub mod case_page;
 pub mod cases;
 pub mod deadlines;
@@ -29,6 +30,7 @@ pub mod intake;
 pub mod matching;
 pub mod model;
 pub mod pages;
+pub mod routes;
 pub mod rules;
 pub mod rules_page;
 pub mod service;

@@ -2,7 +2,8 @@
 
 use super::matching::Route;
 use super::model::{Grade, Kind, MatchKind};
-use crate::db::Tx;
+use crate::db::bulk::Value;
+use crate::db::{Backend, Db, Tx};
 
 /// A stored warning, as much of it as the idempotency check compares.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -47,6 +48,10 @@ pub struct OpenCase {
     pub visited_at: Option<i64>,
 }
 
+/// Cases about nobody matched: the condition of the subject index (migration 0009), which the
+/// resident index, holding only matched cases, cannot answer instead.
+pub const UNMATCHED: &str = "resident_id IS NULL";
+
 /// The newest case in `state` (`open`, or `history` for history) about the resident or, for an
 /// unmatched person, the subject hash, opened at `opened_since` or later.
 pub async fn open_case_in(
@@ -71,7 +76,7 @@ pub async fn open_case_in(
         }
         (None, Some(h)) => {
             sqlx::query_as(&format!(
-                "SELECT {cols} FROM fraud_cases WHERE resident_id IS NULL AND subject_hash = $1 AND state = $3 \
+                "SELECT {cols} FROM fraud_cases WHERE {UNMATCHED} AND subject_hash = $1 AND state = $3 \
                  AND opened_at >= $2 ORDER BY id DESC LIMIT 1"
             ))
             .bind(h)
@@ -153,6 +158,47 @@ pub async fn join_case(
     Ok(())
 }
 
+/// Warnings loaded as history joined these cases: as [`join_case`], deadlines untouched. Each
+/// row is (id, warnings added, last warning at, grade, grade rank, reasons); one statement per
+/// few thousand cases, through a VALUES list (whose columns both engines name column1…).
+pub async fn grow_cases(db: &Db, tx: &mut Tx, rows: &[Vec<Value>]) -> Result<(), sqlx::Error> {
+    for part in rows.chunks(2000) {
+        let mut n = 0;
+        let mut mark = || match db.backend {
+            Backend::Sqlite => "?".to_string(),
+            Backend::Postgres => {
+                n += 1;
+                format!("${n}")
+            }
+        };
+        let casts = ["::bigint", "::bigint", "::bigint", "::text", "::bigint", "::text"];
+        let values: Vec<String> = part
+            .iter()
+            .map(|_| {
+                let cells: Vec<String> = casts
+                    .iter()
+                    .map(|cast| if db.backend == Backend::Postgres { format!("{}{cast}", mark()) } else { mark() })
+                    .collect();
+                format!("({})", cells.join(", "))
+            })
+            .collect();
+        let sql = format!(
+            "UPDATE fraud_cases SET warnings = fraud_cases.warnings + v.column2, last_warning_at = v.column3, \
+             grade = v.column4, grade_rank = v.column5, reasons = v.column6 FROM (VALUES {}) AS v \
+             WHERE fraud_cases.id = v.column1",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for row in part {
+            for v in row {
+                q = v.clone().bind(q);
+            }
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 /// A warning's columns, identifiers already encrypted and hashed.
 pub struct NewWarning<'a> {
     pub source: &'a str,
@@ -182,41 +228,81 @@ pub struct NewWarning<'a> {
     pub history: bool,
 }
 
+/// The columns of a warning, in the order of [`NewWarning::values`].
+pub const WARNING_COLUMNS: [&str; 25] = [
+    "source",
+    "upstream_id",
+    "event_at",
+    "received_at",
+    "name",
+    "id_enc",
+    "id_hash",
+    "id_head",
+    "id_tail",
+    "phone_enc",
+    "phone_hash",
+    "phone_masked",
+    "kind",
+    "contacts_count",
+    "longest_call_s",
+    "app_installed",
+    "app_name",
+    "amount_fen",
+    "flagged_account",
+    "grade",
+    "reasons",
+    "rules_version",
+    "match_kind",
+    "case_id",
+    "history",
+];
+
+impl NewWarning<'_> {
+    pub fn values(&self) -> Vec<Value> {
+        vec![
+            self.source.into(),
+            self.upstream_id.into(),
+            self.event_at.into(),
+            self.received_at.into(),
+            self.name.into(),
+            self.id_enc.clone().into(),
+            self.id_hash.map(<[u8]>::to_vec).into(),
+            self.id_head.into(),
+            self.id_tail.into(),
+            self.phone_enc.clone().into(),
+            self.phone_hash.map(<[u8]>::to_vec).into(),
+            self.phone_masked.clone().into(),
+            self.kind.code().into(),
+            self.contacts_count.into(),
+            self.longest_call_s.into(),
+            self.app_installed.map(i64::from).into(),
+            self.app_name.into(),
+            self.amount_fen.into(),
+            self.flagged_account.into(),
+            self.grade.code().into(),
+            self.reasons.as_str().into(),
+            self.rules_version.into(),
+            self.match_kind.code().into(),
+            self.case_id.into(),
+            i64::from(self.history).into(),
+        ]
+    }
+}
+
 pub async fn insert_warning(tx: &mut Tx, w: &NewWarning<'_>) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "INSERT INTO fraud_warnings (source, upstream_id, event_at, received_at, name, id_enc, id_hash, id_head, id_tail, \
-         phone_enc, phone_hash, phone_masked, kind, contacts_count, longest_call_s, app_installed, app_name, amount_fen, \
-         flagged_account, grade, reasons, rules_version, match_kind, case_id, history) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25) \
-         RETURNING id",
-    )
-    .bind(w.source)
-    .bind(w.upstream_id)
-    .bind(w.event_at)
-    .bind(w.received_at)
-    .bind(w.name)
-    .bind(w.id_enc.as_deref())
-    .bind(w.id_hash)
-    .bind(w.id_head)
-    .bind(w.id_tail)
-    .bind(w.phone_enc.as_deref())
-    .bind(w.phone_hash)
-    .bind(w.phone_masked.as_deref())
-    .bind(w.kind.code())
-    .bind(w.contacts_count)
-    .bind(w.longest_call_s)
-    .bind(w.app_installed.map(i64::from))
-    .bind(w.app_name)
-    .bind(w.amount_fen)
-    .bind(w.flagged_account)
-    .bind(w.grade.code())
-    .bind(&w.reasons)
-    .bind(w.rules_version)
-    .bind(w.match_kind.code())
-    .bind(w.case_id)
-    .bind(i64::from(w.history))
-    .fetch_one(&mut **tx)
-    .await
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let marks: Vec<String> = (1..=WARNING_COLUMNS.len()).map(|i| format!("${i}")).collect();
+        format!(
+            "INSERT INTO fraud_warnings ({}) VALUES ({}) RETURNING id",
+            WARNING_COLUMNS.join(", "),
+            marks.join(", ")
+        )
+    });
+    let mut q = sqlx::query_scalar(SQL.as_str());
+    for v in w.values() {
+        q = v.bind_scalar(q);
+    }
+    q.fetch_one(&mut **tx).await
 }
 
 pub async fn add_candidates(tx: &mut Tx, case_id: i64, residents: &[i64]) -> Result<(), sqlx::Error> {

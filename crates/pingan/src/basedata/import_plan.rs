@@ -259,7 +259,7 @@ pub(super) async fn plan(
     Ok(Plan { addresses, houses, residents, merges })
 }
 
-/// Existing rows for keys, looked up in chunks of 500 bound values.
+/// Existing rows for keys, one value per key.
 async fn lookup<K, V>(
     state: &AppState,
     keys: &[K],
@@ -269,20 +269,7 @@ async fn lookup<K, V>(
 where
     K: Clone + Eq + std::hash::Hash + Send + for<'q> sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + 'static,
 {
-    let mut out = HashMap::with_capacity(keys.len());
-    for chunk in keys.chunks(500) {
-        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-        let text = sql(&marks.join(","));
-        let mut q = sqlx::query(&text);
-        for k in chunk {
-            q = q.bind(k.clone());
-        }
-        for r in q.fetch_all(state.db.reader()).await? {
-            let (k, v) = row(r)?;
-            out.insert(k, v);
-        }
-    }
-    Ok(out)
+    Ok(crate::db::bulk::fetch_in(state.db.reader(), keys, sql, row).await?.into_iter().collect())
 }
 
 /// Writes the plan in one transaction with one audit entry naming what it touched.

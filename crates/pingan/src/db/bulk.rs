@@ -13,6 +13,34 @@ pub enum Value {
     Blob(Option<Vec<u8>>),
 }
 
+type Args<'q> = sqlx::any::AnyArguments<'q>;
+
+impl Value {
+    pub fn bind<'q>(
+        self,
+        q: sqlx::query::Query<'q, sqlx::Any, Args<'q>>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, Args<'q>> {
+        match self {
+            Value::Int(x) => q.bind(x),
+            Value::Real(x) => q.bind(x),
+            Value::Text(x) => q.bind(x),
+            Value::Blob(x) => q.bind(x),
+        }
+    }
+
+    pub fn bind_scalar<'q, O>(
+        self,
+        q: sqlx::query::QueryScalar<'q, sqlx::Any, O, Args<'q>>,
+    ) -> sqlx::query::QueryScalar<'q, sqlx::Any, O, Args<'q>> {
+        match self {
+            Value::Int(x) => q.bind(x),
+            Value::Real(x) => q.bind(x),
+            Value::Text(x) => q.bind(x),
+            Value::Blob(x) => q.bind(x),
+        }
+    }
+}
+
 impl From<i64> for Value {
     fn from(v: i64) -> Self {
         Value::Int(Some(v))
@@ -113,12 +141,7 @@ impl Db {
             let mut q = sqlx::query(&sql);
             for row in chunk {
                 for v in row {
-                    q = match v {
-                        Value::Int(x) => q.bind(*x),
-                        Value::Real(x) => q.bind(*x),
-                        Value::Text(x) => q.bind(x.clone()),
-                        Value::Blob(x) => q.bind(x.clone()),
-                    };
+                    q = v.clone().bind(q);
                 }
             }
             q.execute(&mut **tx).await?;
@@ -151,4 +174,30 @@ impl Db {
             }
         }
     }
+}
+
+/// Rows for many keys, 500 keys a statement: `sql` gets the placeholders for one chunk
+/// (`$1,$2,…`, which both engines take) and `row` turns each result row into a (key, value).
+pub async fn fetch_in<K, V>(
+    pool: &sqlx::AnyPool,
+    keys: &[K],
+    sql: impl Fn(&str) -> String,
+    row: impl Fn(sqlx::any::AnyRow) -> Result<(K, V), sqlx::Error>,
+) -> Result<Vec<(K, V)>, sqlx::Error>
+where
+    K: Clone + Send + for<'q> sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + 'static,
+{
+    let mut out = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(500) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let text = sql(&marks.join(","));
+        let mut q = sqlx::query(&text);
+        for k in chunk {
+            q = q.bind(k.clone());
+        }
+        for r in q.fetch_all(pool).await? {
+            out.push(row(r)?);
+        }
+    }
+    Ok(out)
 }

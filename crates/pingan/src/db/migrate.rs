@@ -34,6 +34,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(6, "0006_antifraud"),
     migration!(7, "0007_fraud_figures"),
     migration!(8, "0008_push"),
+    migration!(9, "0009_fraud_partial_indexes"),
 ];
 
 pub const LATEST_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;

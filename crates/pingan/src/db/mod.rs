@@ -163,7 +163,8 @@ async fn sqlite_pool(url: &str, max: u32) -> anyhow::Result<AnyPool> {
                 // synchronous=FULL: an acknowledged write survives power loss (ARCHITECTURE.md).
                 conn.execute(
                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
-                     PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;",
+                     PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; \
+                     PRAGMA cache_size=-262144; PRAGMA mmap_size=1073741824;",
                 )
                 .await?;
                 Ok(())

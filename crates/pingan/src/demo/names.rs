@@ -34,7 +34,15 @@ pub fn person(rng: &mut Lcg) -> String {
 
 /// A mobile number in a 19x block, which carriers do not yet assign to public users.
 pub fn mobile(rng: &mut Lcg) -> String {
-    format!("1990373{:04}", rng.next() % 10_000)
+    mobile_number(rng.next() % MOBILES)
+}
+
+/// How many demo mobile numbers there are: 19903 and six digits.
+pub const MOBILES: u64 = 1_000_000;
+
+/// Demo mobile number `n` (below [`MOBILES`]).
+pub fn mobile_number(n: u64) -> String {
+    format!("19903{n:06}")
 }
 
 /// (code, kind, name, parent code), parents first.

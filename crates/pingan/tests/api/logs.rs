@@ -53,7 +53,7 @@ async fn logs_carry_no_identifiers_or_passwords() {
     assert!(logs.contains("\"route\":\"/api/v1/accounts/{id}/unmask-phone\""), "requests are logged by route template");
     for secret in [
         "13912345678",
-        "1990373",
+        "19903",
         PASSWORD,
         "not-the-password-123",
         &admin,

@@ -4,6 +4,7 @@ mod helpers;
 
 mod accounts;
 mod antifraud;
+mod antifraud_bulk;
 mod antifraud_figures;
 mod antifraud_files;
 mod antifraud_pages;

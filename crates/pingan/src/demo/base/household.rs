@@ -5,7 +5,7 @@ use chrono::{Datelike, Duration, NaiveDate};
 use super::rows::{HouseRow, PhoneRow, ResidentRow};
 use super::{Grid, Maker};
 use crate::basedata::resident::{id_columns, id_kind_code};
-use crate::demo::names::Lcg;
+use crate::demo::names::{self, Lcg};
 use crate::demo::words::{self, COUNTIES};
 use crate::pii::id_number::IdNumber;
 
@@ -104,11 +104,10 @@ impl Maker<'_> {
         });
         if age >= 16 {
             let phones = if self.below(100) < 8 { 2 } else { 1 };
-            let first = self.below(10_000) as usize;
+            let first = self.below(names::MOBILES);
             for ord in 0..phones {
-                let n = (first + ord * 3_331) % 10_000;
-                let (hash, masked) = self.phones[n].clone();
-                let enc = self.key.encrypt_str(&format!("1990373{n:04}"));
+                let n = (first + ord * 333_331) % names::MOBILES;
+                let (enc, hash, masked) = self.phone(n);
                 self.chunk.phones.push(PhoneRow { resident: id, hash, enc, masked, ord: ord as i64 });
             }
         }
@@ -178,6 +177,6 @@ mod tests {
             assert!(seen.insert(id.as_str().to_string()));
         }
         assert!(m.id_number("410702", day, true).is_none(), "the 251st man of a birthday gets none");
-        assert!(crate::demo::names::mobile(&mut Lcg(3)).starts_with("1990373"));
+        assert!(crate::demo::names::mobile(&mut Lcg(3)).starts_with("19903"));
     }
 }

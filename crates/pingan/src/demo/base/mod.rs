@@ -6,7 +6,8 @@
 //! Invariant: the same seed gives the same city, whatever the day: ages count from
 //! [`REFERENCE_DAY`], not from today.
 //! Invariant: ID numbers are unique (the sequence digits count up per birthplace, birthday and
-//! sex) and carry a valid GB 11643 check digit; every phone starts with 1990373.
+//! sex) and carry a valid GB 11643 check digit; every phone starts with 19903 (a million numbers: at city scale a
+//! number is shared by a person or two, as family members share a landline, not by hundreds).
 
 mod household;
 mod rows;
@@ -19,7 +20,7 @@ use geo::{BoundingRect, Contains, MultiPolygon, Point};
 
 use super::bulk;
 use super::city::Grid;
-use super::names::Lcg;
+use super::names::{self, Lcg};
 use super::words::{self, COUNTIES};
 use crate::basedata::model::address_key;
 use crate::db::{Backend, Tx};
@@ -85,18 +86,10 @@ struct Maker<'k> {
     numbers: HashMap<(usize, usize), u32>,
     villages: HashSet<(usize, &'static str, String)>,
     address_keys: HashSet<String>,
-    /// Hash and masked form of each of the 10,000 demo phone numbers, made once.
-    phones: Vec<(Arc<[u8]>, Arc<str>)>,
 }
 
 impl<'k> Maker<'k> {
     fn new(key: &'k DataKey, seed: u64, next: [i64; 4]) -> Maker<'k> {
-        let phones = (0..10_000)
-            .map(|n| {
-                let p = Phone::parse(&format!("1990373{n:04}")).expect("BUG: demo phones parse");
-                (Arc::from(key.lookup_hash(crate::pii::PHONE, p.as_str())), Arc::from(p.masked()))
-            })
-            .collect();
         let (y, m, d) = REFERENCE_DAY;
         Maker {
             key,
@@ -108,8 +101,17 @@ impl<'k> Maker<'k> {
             numbers: HashMap::new(),
             villages: HashSet::new(),
             address_keys: HashSet::new(),
-            phones,
         }
+    }
+
+    /// Demo phone number `n` as stored: ciphertext, keyed hash and masked form.
+    fn phone(&self, n: u64) -> (Vec<u8>, Arc<[u8]>, Arc<str>) {
+        let p = Phone::parse(&names::mobile_number(n)).expect("BUG: demo phones parse");
+        (
+            self.key.encrypt_str(p.as_str()),
+            Arc::from(self.key.lookup_hash(crate::pii::PHONE, p.as_str())),
+            Arc::from(p.masked()),
+        )
     }
 
     fn below(&mut self, n: u64) -> u64 {
@@ -215,15 +217,15 @@ impl<'k> Maker<'k> {
             "factory" | "logistics" | "finance" | "office" | "school" => format!("{}{word}", grid.town),
             _ => format!("{}记{word}", owner.chars().next().unwrap_or('王')),
         };
-        let n = self.below(10_000) as usize;
-        let (phone_hash, phone_masked) = self.phones[n].clone();
+        let n = self.below(names::MOBILES);
+        let (phone_enc, phone_hash, phone_masked) = self.phone(n);
         let id = self.id(3);
         self.chunk.shops.push(ShopRow {
             id,
             name,
             kind,
             legal_rep: owner,
-            phone_enc: self.key.encrypt_str(&format!("1990373{n:04}")),
+            phone_enc,
             phone_hash,
             phone_masked,
             address,

@@ -1,0 +1,159 @@
+//! A history file takes the bulk path; warnings sent one at a time take intake's. The same
+//! warnings must end up the same either way: matched, routed, graded, merged and deduplicated
+//! alike, down to every stored column that is not an id.
+
+use serde_json::{json, Value};
+
+use crate::antifraud::{app_at_ten, resident_in, upstream, warning};
+use crate::helpers::{id_number, TestApp};
+
+const COLUMNS: [&str; 13] = [
+    "source",
+    "upstream_id",
+    "time",
+    "name",
+    "id_number",
+    "phone",
+    "kind",
+    "contacts_count",
+    "longest_call_s",
+    "app_installed",
+    "app_name",
+    "amount_yuan",
+    "flagged_account",
+];
+
+/// The same base data in each app: residents created in the same order get the same ids.
+async fn people(app: &TestApp) -> Vec<String> {
+    let commander = app.login("commander").await;
+    let body = json!({"regions": [{"region": "410781", "station_code": "410703010000"}]});
+    let response = app.client.put(app.at("/api/v1/antifraud/regions")).bearer_auth(&commander).json(&body);
+    assert_eq!(response.send().await.unwrap().status().as_u16(), 200);
+    let mut ids = Vec::new();
+    for (grid, seventeen, phone, extra) in [
+        ("410702010101", "41070219800202031", "13900000001", json!({})),
+        ("410702010101", "41070219500303007", "13900000002", json!({"tags": ["elderly_alone"]})),
+        // Two people of one station share a phone: a warning with only that phone waits for a person.
+        ("410702010101", "41070219900404004", "13900000003", json!({})),
+        ("410702010102", "41070219910505005", "13900000003", json!({})),
+        ("410702010101", "41070219920606006", "13900000004", json!({})),
+    ] {
+        ids.push(resident_in(app, grid, seventeen, phone, extra).await.1);
+    }
+    ids
+}
+
+/// Warnings over three days around 2026-11-28, some out of order, touching every rule.
+fn warnings(ids: &[String]) -> Vec<Value> {
+    let at = |day: u32, hour: u32| format!("2026-11-{day:02}T{hour:02}:15:00+08:00");
+    let outsider = id_number("44030519850707007");
+    let unmapped_local = id_number("41078119860808008");
+    let mut out = vec![
+        warning("B-01", json!({"time": at(26, 9), "id_number": ids[0]})),
+        // Joins B-01's case and raises it: money moving.
+        warning("B-02", json!({"time": at(27, 8), "id_number": ids[0], "amount_yuan": "60000"})),
+        // Four days after B-01: a new case.
+        warning("B-03", json!({"time": at(30, 10), "id_number": ids[0], "kind": "loan"})),
+        // The elderly person living alone: raised two grades.
+        warning("B-04", json!({"time": at(26, 11), "id_number": ids[1], "contacts_count": 1})),
+        // By phone alone, held by one resident.
+        warning("B-05", json!({"time": at(27, 12), "phone": "13900000004"})),
+        // By a phone two residents hold: pending, with both as candidates.
+        warning("B-06", json!({"time": at(27, 13), "phone": "13900000003", "app_installed": true})),
+        warning("B-07", json!({"time": at(27, 14), "phone": "13900000003", "contacts_count": 4})),
+        // A phone the ID number contradicts: the holder is someone else.
+        warning("B-08", json!({"time": at(27, 15), "phone": "13900000004", "id_number": outsider})),
+        warning("B-09", json!({"time": at(28, 9), "id_number": outsider, "longest_call_s": 900})),
+        // Unmatched, region mapped to a station.
+        warning("B-10", json!({"time": at(28, 10), "id_number": unmapped_local})),
+        warning("B-11", json!({"time": at(28, 11), "phone": "13711112222"})),
+        // Out of order: earlier than B-02 but after B-01.
+        warning("B-12", json!({"time": at(26, 20), "id_number": ids[0], "app_installed": true})),
+    ];
+    // Sent again: the same content is a duplicate; other content a conflict.
+    out.push(out[0].clone());
+    let mut changed = out[4].clone();
+    changed["kind"] = json!("romance");
+    out.push(changed);
+    out
+}
+
+fn csv(warnings: &[Value]) -> String {
+    let mut out = COLUMNS.join(",") + "\n";
+    for w in warnings {
+        let cells: Vec<String> = COLUMNS
+            .iter()
+            .map(|c| match &w[*c] {
+                Value::Null => String::new(),
+                Value::String(s) => s.clone(),
+                Value::Bool(b) => b.to_string(),
+                other => other.to_string(),
+            })
+            .collect();
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+/// Everything stored about the warnings, ids replaced by what they point to.
+async fn stored(app: &TestApp) -> Vec<Vec<String>> {
+    type Row = (String, String, String, String, String, String, String, String);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT w.upstream_id, \
+         CONCAT_WS('|', w.event_at, w.received_at, w.grade, w.reasons, w.match_kind, w.history, w.id_head, w.id_tail, w.phone_masked), \
+         CONCAT_WS('|', c.resident_id, c.opened_at, c.last_warning_at, c.warnings, c.grade, c.grade_rank, c.reasons, c.kind), \
+         CONCAT_WS('|', c.state, c.match_state, c.grid_id, c.post_id, c.station_id, c.node_id, c.officer_id, c.history), \
+         CONCAT_WS('|', c.contact_due_at, c.visit_due_at, c.closed_at, 'x'), \
+         COALESCE((SELECT MIN(o.upstream_id) FROM fraud_warnings o WHERE o.case_id = w.case_id), ''), \
+         COALESCE((SELECT STRING_AGG(CAST(f.resident_id AS TEXT), ',' ORDER BY f.resident_id) FROM fraud_candidates f \
+                   WHERE f.case_id = w.case_id), ''), \
+         CASE WHEN c.subject_hash IS NULL THEN 'no subject' ELSE 'subject' END \
+         FROM fraud_warnings w JOIN fraud_cases c ON c.id = w.case_id ORDER BY w.upstream_id",
+    )
+    .fetch_all(app.state.db.reader())
+    .await
+    .unwrap();
+    rows.into_iter().map(|r| vec![r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7]).collect()
+}
+
+#[tokio::test]
+async fn a_history_file_stores_exactly_what_the_same_warnings_sent_one_by_one_store() {
+    let (one_by_one, from_file) = (app_at_ten().await, app_at_ten().await);
+    let ids = people(&one_by_one).await;
+    assert_eq!(people(&from_file).await, ids);
+    let all = warnings(&ids);
+
+    let token = upstream(&one_by_one).await;
+    let mut statuses = Vec::new();
+    for w in &all {
+        let (status, body) = one_by_one.post("/api/v1/warnings?history=true", Some(&token), w.clone()).await;
+        statuses.push((status, body["status"].as_str().map(str::to_string)));
+    }
+    let created = statuses.iter().filter(|s| s.0 == 201).count() as u64;
+    assert_eq!(created, all.len() as u64 - 2, "{statuses:?}");
+    assert_eq!(statuses[statuses.len() - 2].0, 200, "the resend is a duplicate");
+    assert_eq!(statuses[statuses.len() - 1].0, 409, "the changed resend is a conflict");
+
+    let token = upstream(&from_file).await;
+    let body = csv(&all).into_bytes();
+    let (status, report) = from_file.post_bytes("/api/v1/warnings/import?history=true", &token, "text/csv", body).await;
+    assert_eq!(status, 200, "{report}");
+    let counts = ["created", "duplicates", "conflicts"].map(|k| report[k].as_u64());
+    assert_eq!(counts, [Some(created), Some(1), Some(1)], "{report}");
+    assert_eq!(report["errors"][0]["line"].as_u64(), Some(all.len() as u64 + 1), "{report}");
+    assert_eq!(report["errors"][0]["field"].as_str(), Some("kind"), "{report}");
+
+    let (a, b) = (stored(&one_by_one).await, stored(&from_file).await);
+    assert_eq!(a.len(), created as usize);
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x, y, "warning {} differs: one by one (left), from the file (right)", x[0]);
+    }
+    assert_eq!(a, b);
+    // The rules did apply: the pending case lists both holders, and B-02 raised B-01's case.
+    let row = |id: &str| a.iter().find(|r| r[0] == id).cloned().unwrap();
+    assert!(row("B-06")[6].contains(','), "{:?}", row("B-06"));
+    assert_eq!(row("B-07")[5], "B-06", "the second warning about the shared phone joins the pending case");
+    assert!(row("B-01")[2].contains("|red|"), "{:?}", row("B-01"));
+    assert_eq!(row("B-03")[5], "B-03", "four days later is a new case");
+}
