@@ -124,12 +124,14 @@ async fn file(data: &Path, count: u64, out: &Path) -> anyhow::Result<()> {
     let mut rows: Vec<(u64, String)> = Vec::with_capacity(count as usize);
     // (time, identifiers) of recent warnings, for repeats about the same person.
     let mut recent: Vec<(u64, String, String, String)> = Vec::new();
+    let mut resends: Vec<usize> = Vec::new();
+    let mut originals: Vec<usize> = Vec::new();
     while (rows.len() as u64) < count {
-        let n = rows.len();
         let roll = rng.below(100);
-        if roll >= 95 && n > 0 {
-            let (t, row) = rows[rng.below(n as u64) as usize].clone();
-            rows.push((t, row));
+        if roll >= 95 && !originals.is_empty() {
+            // A resend of an earlier warning: written later in the file.
+            resends.push(originals[rng.below(originals.len() as u64) as usize]);
+            rows.push((u64::MAX, String::new()));
             continue;
         }
         let (mut t, name, id, phone) = if roll >= 85 && !recent.is_empty() {
@@ -163,23 +165,41 @@ async fn file(data: &Path, count: u64, out: &Path) -> anyhow::Result<()> {
             String::new()
         };
         let row = format!(
-            "bench-{n},{name},{id},{phone},{},{},{},{},{amount}",
+            "{name},{id},{phone},{},{},{},{},{amount}",
             KINDS[rng.below(8) as usize],
             1 + rng.below(4),
             rng.below(900),
             if rng.below(4) == 0 { "是" } else { "否" },
         );
+        originals.push(rows.len());
         rows.push((t, row));
     }
-    rows.sort_by_key(|(t, _)| *t);
+    // Upstream numbers its warnings as it raises them: ids follow time.
+    let mut order: Vec<usize> = (0..rows.len()).filter(|i| rows[*i].0 != u64::MAX).collect();
+    order.sort_by_key(|i| rows[*i].0);
+    let mut lines: Vec<String> = Vec::with_capacity(rows.len());
+    let mut line_of = vec![0usize; rows.len()];
+    for (seq, i) in order.into_iter().enumerate() {
+        let (t, row) = &rows[i];
+        line_of[i] = lines.len();
+        lines.push(format!("fzzx,F{seq:08},{row},{}", pingan::clock::iso_beijing(*t as i64)));
+    }
+    // Each resend follows its first sending by up to a few thousand lines.
+    let mut after: Vec<Vec<usize>> = vec![Vec::new(); lines.len()];
+    for first in resends {
+        let first = line_of[first];
+        after[(first + rng.below(5_000) as usize).min(lines.len() - 1)].push(first);
+    }
     let mut w = std::io::BufWriter::new(std::fs::File::create(out)?);
     writeln!(
         w,
         "source,upstream_id,name,id_number,phone,kind,contacts_count,longest_call_s,app_installed,amount_yuan,time"
     )?;
-    for (t, row) in &rows {
-        let time = pingan::clock::iso_beijing(*t as i64);
-        writeln!(w, "fzzx,{row},{time}")?;
+    for (line, resent) in lines.iter().zip(&after) {
+        writeln!(w, "{line}")?;
+        for r in resent {
+            writeln!(w, "{}", lines[*r])?;
+        }
     }
     w.flush()?;
     println!("wrote {count} warnings to {} in {:.1} s", out.display(), started.elapsed().as_secs_f64());

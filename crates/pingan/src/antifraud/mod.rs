@@ -25,6 +25,7 @@ pub mod figures_page;
 pub mod import;
 pub mod import_api;
 pub mod import_cli;
+pub mod import_page;
 pub mod import_template;
 pub mod intake;
 pub mod matching;

@@ -27,6 +27,7 @@ pub fn routes() -> Router<AppState> {
         .merge(super::case_page::routes())
         .merge(super::rules_page::routes())
         .merge(super::figures_page::routes())
+        .merge(super::import_page::routes())
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -144,6 +145,7 @@ async fn queue_page(
             }
             a href="/antifraud/figures" { (l.t("fig.title")) }
             @if caller.has(crate::auth::Permission::AntifraudManage) { a href="/antifraud/rules" { (l.t("af.rules")) } }
+            @if caller.has(crate::auth::Permission::WarningsWrite) { a href="/antifraud/import" { (l.t("afimp.title")) } }
         }
         div #case-queue data-live=(live) data-now=(now) { (list_markup(l, &items, total, now)) }
         p.muted #queue-status { (l.t("af.live_hint")) }

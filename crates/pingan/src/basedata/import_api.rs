@@ -118,7 +118,7 @@ pub struct TemplateParams {
 
 /// The blank template for an import: the header row (Chinese), and in XLSX a sheet explaining
 /// each column.
-#[utoipa::path(get, path = "/api/v1/import-templates/{kind}", tag = "base data", params(("kind" = String, Path, pattern = "^residents$"), TemplateParams),
+#[utoipa::path(get, path = "/api/v1/import-templates/{kind}", tag = "base data", params(("kind" = String, Path, pattern = "^(residents|warnings)$"), TemplateParams),
     security(("bearer" = [])),
     responses((status = 200, description = "the template", content((String = "text/csv"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn template(

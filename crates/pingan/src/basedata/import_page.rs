@@ -13,7 +13,7 @@ use crate::app::AppState;
 use crate::audit::Entry;
 use crate::auth::{Caller, Permission};
 use crate::tabular::Limits;
-use crate::web::error::{AppError, AppResult};
+use crate::web::error::AppResult;
 use crate::web::layout::{csrf, render, row_errors, Page};
 use crate::web::middleware::RequestMeta;
 
@@ -79,25 +79,11 @@ async fn upload(
     State(state): State<AppState>,
     meta: RequestMeta,
     caller: Caller,
-    mut form: Multipart,
+    form: Multipart,
 ) -> AppResult<Html<String>> {
-    let expected = caller.csrf.clone().ok_or(AppError::Unauthenticated)?;
-    let (mut sent, mut file, mut skip) = (None, None, false);
-    while let Some(field) =
-        form.next_field().await.map_err(|_| AppError::invalid("file", "the upload could not be read"))?
-    {
-        match field.name().unwrap_or("") {
-            "csrf" => sent = field.text().await.ok(),
-            "skip_invalid" => skip = field.text().await.map(|v| v == "true").unwrap_or(false),
-            "file" => file = Some(field.bytes().await.map_err(|_| AppError::PayloadTooLarge)?),
-            _ => {}
-        }
-    }
-    if sent.map(|s| crate::auth::constant_time_eq(s.as_bytes(), expected.as_bytes())) != Some(true) {
-        return Err(AppError::Forbidden("the form has expired or did not come from this site; reload the page".into()));
-    }
-    let file = file.filter(|f| !f.is_empty()).ok_or_else(|| AppError::invalid("file", "choose a CSV or XLSX file"))?;
+    let form = crate::web::extract::upload_form(&caller, form).await?;
+    let skip = form.ticked.iter().any(|t| t == "skip_invalid");
     let entry = Entry::new(&meta, Some(&caller), "resident.import");
-    let report = import_residents(&state, entry, &caller, &file, &Limits::UPLOAD, skip, &|_, _, _| {}).await?;
+    let report = import_residents(&state, entry, &caller, &form.file, &Limits::UPLOAD, skip, &|_, _, _| {}).await?;
     Ok(Html(markup(&state, &meta, &caller, Some(&report)).into_string()))
 }

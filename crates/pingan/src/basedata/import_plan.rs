@@ -269,7 +269,7 @@ async fn lookup<K, V>(
 where
     K: Clone + Eq + std::hash::Hash + Send + for<'q> sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + 'static,
 {
-    Ok(crate::db::bulk::fetch_in(state.db.reader(), keys, sql, row).await?.into_iter().collect())
+    Ok(crate::db::bulk::fetch_in(&state.db, keys, sql, row).await?.into_iter().collect())
 }
 
 /// Writes the plan in one transaction with one audit entry naming what it touched.
@@ -308,7 +308,7 @@ pub(super) async fn write(
             ]
         })
         .collect();
-    db.insert_rows(&mut tx, "addresses", &ADDRESS_COLUMNS, &rows).await?;
+    db.insert_rows(&mut tx, "addresses", &ADDRESS_COLUMNS, rows).await?;
     let resolve = |a: AddressRef| match a {
         AddressRef::Existing { id, grid, node } => (id, grid, node),
         AddressRef::New(i) => (address_ids[i], plan.addresses[i].placed.grid_id, plan.addresses[i].node),
@@ -333,7 +333,7 @@ pub(super) async fn write(
             ]
         })
         .collect();
-    db.insert_rows(&mut tx, "houses", &HOUSE_COLUMNS, &rows).await?;
+    db.insert_rows(&mut tx, "houses", &HOUSE_COLUMNS, rows).await?;
     let created = db.reserve_ids(&mut tx, "residents", plan.residents.len()).await?;
     // Encrypting and hashing is the CPU part; rows are written in batches as they are made.
     let batch = 20_000;
@@ -360,9 +360,9 @@ pub(super) async fn write(
                 tags.push(vec![(*id).into(), t.code().into()]);
             }
         }
-        db.insert_rows(&mut tx, "residents", &RESIDENT_COLUMNS, &people).await?;
-        db.insert_rows(&mut tx, "resident_phones", &PHONE_COLUMNS, &phones).await?;
-        db.insert_rows(&mut tx, "resident_tags", &["resident_id", "tag"], &tags).await?;
+        db.insert_rows(&mut tx, "residents", &RESIDENT_COLUMNS, people).await?;
+        db.insert_rows(&mut tx, "resident_phones", &PHONE_COLUMNS, phones).await?;
+        db.insert_rows(&mut tx, "resident_tags", &["resident_id", "tag"], tags).await?;
         progress(((n + 1) * batch).min(plan.residents.len()) as u64, total, "write");
     }
     let mut merged = Vec::with_capacity(plan.merges.len());

@@ -36,6 +36,7 @@ pub static RESIDENTS: Template = Template {
 pub fn by_name(name: &str) -> Option<&'static Template> {
     match name {
         "residents" => Some(&RESIDENTS),
+        "warnings" => Some(&crate::antifraud::import_template::WARNINGS),
         _ => None,
     }
 }

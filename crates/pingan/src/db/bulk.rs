@@ -113,13 +113,13 @@ impl Db {
         tx: &mut Tx,
         table: &str,
         columns: &[&str],
-        rows: &[Vec<Value>],
+        rows: Vec<Vec<Value>>,
     ) -> Result<(), sqlx::Error> {
-        if rows.is_empty() {
-            return Ok(());
-        }
         let per_statement = (MAX_BINDS / columns.len()).max(1);
-        for chunk in rows.chunks(per_statement) {
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            // Owned, so each value moves into the statement's arguments without a copy.
+            let chunk: Vec<Vec<Value>> = rows.by_ref().take(per_statement).collect();
             let mut sql = String::with_capacity(64 + chunk.len() * columns.len() * 6);
             sql.push_str(&format!("INSERT INTO {table} ({}) VALUES ", columns.join(", ")));
             let mut n = 0;
@@ -139,10 +139,8 @@ impl Db {
                 sql.push(')');
             }
             let mut q = sqlx::query(&sql);
-            for row in chunk {
-                for v in row {
-                    q = v.clone().bind(q);
-                }
+            for v in chunk.into_iter().flatten() {
+                q = v.bind(q);
             }
             q.execute(&mut **tx).await?;
         }
@@ -176,10 +174,23 @@ impl Db {
     }
 }
 
-/// Rows for many keys, 500 keys a statement: `sql` gets the placeholders for one chunk
-/// (`$1,$2,…`, which both engines take) and `row` turns each result row into a (key, value).
+/// `n` placeholders for a list, numbered from `first` on PostgreSQL (`$2,$3,…`); on SQLite
+/// anonymous `?`, because SQLite looks a numbered one up by walking every name before it, and
+/// the driver asks for each name as it binds: a 500-item list would cost 125,000 steps. Never
+/// mix the two in one statement: the driver binds `?` in order from the first argument, `$N`
+/// by number, so write every placeholder of a statement with this.
+pub fn marks(backend: Backend, first: usize, n: usize) -> String {
+    match backend {
+        Backend::Sqlite => vec!["?"; n].join(","),
+        Backend::Postgres => (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(","),
+    }
+}
+
+/// Rows for many keys, 500 keys a statement, on the read pool: `sql` gets the placeholders for
+/// one chunk (they must come first in the statement) and `row` turns each result row into a
+/// (key, value).
 pub async fn fetch_in<K, V>(
-    pool: &sqlx::AnyPool,
+    db: &Db,
     keys: &[K],
     sql: impl Fn(&str) -> String,
     row: impl Fn(sqlx::any::AnyRow) -> Result<(K, V), sqlx::Error>,
@@ -189,13 +200,12 @@ where
 {
     let mut out = Vec::with_capacity(keys.len());
     for chunk in keys.chunks(500) {
-        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-        let text = sql(&marks.join(","));
+        let text = sql(&marks(db.backend, 1, chunk.len()));
         let mut q = sqlx::query(&text);
         for k in chunk {
             q = q.bind(k.clone());
         }
-        for r in q.fetch_all(pool).await? {
+        for r in q.fetch_all(db.reader()).await? {
             out.push(row(r)?);
         }
     }

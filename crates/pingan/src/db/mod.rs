@@ -164,7 +164,7 @@ async fn sqlite_pool(url: &str, max: u32) -> anyhow::Result<AnyPool> {
                 conn.execute(
                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
                      PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; \
-                     PRAGMA cache_size=-262144; PRAGMA mmap_size=1073741824;",
+                     PRAGMA cache_size=-262144; PRAGMA mmap_size=1073741824; PRAGMA wal_autocheckpoint=10000;",
                 )
                 .await?;
                 Ok(())

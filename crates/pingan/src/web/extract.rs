@@ -257,6 +257,41 @@ pub fn import_query<P: serde::de::DeserializeOwned>(
     })
 }
 
+/// A spreadsheet sent from a page's form: the file, and the checkboxes ticked (by name).
+pub struct UploadForm {
+    pub file: axum::body::Bytes,
+    pub ticked: Vec<String>,
+}
+
+/// Reads an import page's multipart form: its CSRF token must be the caller's, and it must hold
+/// a non-empty file. Checkboxes count as ticked when sent with the value `true`.
+pub async fn upload_form(
+    caller: &crate::auth::Caller,
+    mut form: axum::extract::Multipart,
+) -> Result<UploadForm, AppError> {
+    let expected = caller.csrf.clone().ok_or(AppError::Unauthenticated)?;
+    let (mut sent, mut file, mut ticked) = (None, None, Vec::new());
+    while let Some(field) =
+        form.next_field().await.map_err(|_| AppError::invalid("file", "the upload could not be read"))?
+    {
+        let name = field.name().unwrap_or("").to_string();
+        match name.as_str() {
+            "csrf" => sent = field.text().await.ok(),
+            "file" => file = Some(field.bytes().await.map_err(|_| AppError::PayloadTooLarge)?),
+            _ => {
+                if field.text().await.is_ok_and(|v| v == "true") {
+                    ticked.push(name);
+                }
+            }
+        }
+    }
+    if sent.map(|s| crate::auth::constant_time_eq(s.as_bytes(), expected.as_bytes())) != Some(true) {
+        return Err(AppError::Forbidden("the form has expired or did not come from this site; reload the page".into()));
+    }
+    let file = file.filter(|f| !f.is_empty()).ok_or_else(|| AppError::invalid("file", "choose a CSV or XLSX file"))?;
+    Ok(UploadForm { file, ticked })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

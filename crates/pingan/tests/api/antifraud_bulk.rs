@@ -124,10 +124,10 @@ async fn a_history_file_stores_exactly_what_the_same_warnings_sent_one_by_one_st
     assert_eq!(people(&from_file).await, ids);
     let all = warnings(&ids);
 
-    let token = upstream(&one_by_one).await;
+    let token_a = upstream(&one_by_one).await;
     let mut statuses = Vec::new();
     for w in &all {
-        let (status, body) = one_by_one.post("/api/v1/warnings?history=true", Some(&token), w.clone()).await;
+        let (status, body) = one_by_one.post("/api/v1/warnings?history=true", Some(&token_a), w.clone()).await;
         statuses.push((status, body["status"].as_str().map(str::to_string)));
     }
     let created = statuses.iter().filter(|s| s.0 == 201).count() as u64;
@@ -156,4 +156,27 @@ async fn a_history_file_stores_exactly_what_the_same_warnings_sent_one_by_one_st
     assert_eq!(row("B-07")[5], "B-06", "the second warning about the shared phone joins the pending case");
     assert!(row("B-01")[2].contains("|red|"), "{:?}", row("B-01"));
     assert_eq!(row("B-03")[5], "B-03", "four days later is a new case");
+
+    // A second file meets what the first stored: its rows again are duplicates, and new warnings
+    // join the cases stored before (by resident and, for the unmatched, by subject).
+    let outsider = id_number("44030519850707007");
+    let more = vec![
+        all[0].clone(),
+        warning("B-13", json!({"time": "2026-11-29T09:00:00+08:00", "id_number": outsider, "amount_yuan": "90000"})),
+        warning("B-14", json!({"time": "2026-12-01T08:00:00+08:00", "id_number": ids[0]})),
+    ];
+    for w in &more {
+        let (status, body) = one_by_one.post("/api/v1/warnings?history=true", Some(&token_a), w.clone()).await;
+        assert!(status == 200 || status == 201, "{body}");
+    }
+    let body = csv(&more).into_bytes();
+    let (status, report) = from_file.post_bytes("/api/v1/warnings/import?history=true", &token, "text/csv", body).await;
+    assert_eq!(status, 200, "{report}");
+    let counts = ["created", "duplicates", "conflicts"].map(|k| report[k].as_u64());
+    assert_eq!(counts, [Some(2), Some(1), Some(0)], "{report}");
+    let (a, b) = (stored(&one_by_one).await, stored(&from_file).await);
+    assert_eq!(a, b);
+    let row = |id: &str| a.iter().find(|r| r[0] == id).cloned().unwrap();
+    assert_eq!(row("B-13")[5], "B-08", "the unmatched person's case from the first file");
+    assert_eq!(row("B-14")[5], "B-03");
 }

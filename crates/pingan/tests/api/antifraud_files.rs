@@ -215,3 +215,37 @@ async fn a_file_over_a_thousand_rows_is_stored_in_chunks_each_audited() {
         app.audit_since(head).await.into_iter().filter(|e| e.0 == "antifraud.warnings.import").collect();
     assert_eq!(chunks.len(), 2, "1,000 rows and then 1");
 }
+
+#[tokio::test]
+async fn the_import_page_loads_a_file_as_history_and_is_only_for_those_who_may_send_warnings() {
+    let app = app_at_ten().await;
+    app.exempt_all_roles_from_mfa().await;
+    let (client, _) = app.web_login("commander", crate::helpers::PASSWORD).await;
+    let (status, page, _) = app.page(&client, "/antifraud/import").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("/api/v1/import-templates/warnings?format=xlsx"), "{page}");
+    let template = client.get(app.at("/api/v1/import-templates/warnings")).send().await.unwrap();
+    assert_eq!(template.status().as_u16(), 200);
+    assert!(template.text().await.unwrap().contains("上游编号"));
+    let csv = format!("{HEADER}\nfzzx,P-1,2026-11-20 09:30:00,,,13800001111,刷单返利,,,否,,,\n");
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", crate::helpers::csrf_of(&page))
+        .text("history", "true")
+        .part("file", reqwest::multipart::Part::bytes(csv.into_bytes()).file_name("warnings.csv"));
+    let resp = client.post(app.at("/antifraud/import")).multipart(form).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("已导入") && html.contains("新增预警"), "{html}");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM fraud_warnings WHERE upstream_id = 'P-1' AND history = 1").await, 1);
+    // A bad row is reported by line on the page, and nothing is stored.
+    let (_, page, _) = app.page(&client, "/antifraud/import").await;
+    let csv = format!("{HEADER}\nfzzx,P-2,2026-11-20 09:30:00,,,,诈骗,,,否,,,\n");
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", crate::helpers::csrf_of(&page))
+        .part("file", reqwest::multipart::Part::bytes(csv.into_bytes()).file_name("warnings.csv"));
+    let html = client.post(app.at("/antifraud/import")).multipart(form).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("未导入") && html.contains("kind"), "{html}");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM fraud_warnings WHERE upstream_id = 'P-2'").await, 0);
+    let (officer, _) = app.web_login("officer", crate::helpers::PASSWORD).await;
+    assert_eq!(app.page(&officer, "/antifraud/import").await.0, 403);
+}
