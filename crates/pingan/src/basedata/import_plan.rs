@@ -216,8 +216,8 @@ pub(super) async fn plan(
         .collect();
     let mut known_houses: HashMap<(i64, String), i64> = HashMap::new();
     for chunk in existing_addresses.chunks(500) {
-        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-        let sql = format!("SELECT address_id, unit, id FROM houses WHERE address_id IN ({})", marks.join(","));
+        let marks = crate::db::bulk::marks(state.db.backend, 1, chunk.len());
+        let sql = format!("SELECT address_id, unit, id FROM houses WHERE address_id IN ({marks})");
         let mut q = sqlx::query_as::<_, (i64, String, i64)>(&sql);
         for a in chunk {
             q = q.bind(*a);
