@@ -4,8 +4,8 @@
 //! resident holds; routed through the resident's grid; graded by the rules in force; merged into
 //! the newest history case about the same person opened within the window; stored once per
 //! (source, upstream_id). Only the way the database is asked changes: per transaction, a few
-//! hundred statements of hundreds of keys each instead of some twenty per warning. `tests/api/antifraud_bulk.rs` loads one
-//! file both ways and compares every stored row.
+//! hundred statements of hundreds of keys each instead of some twenty per warning.
+//! `tests/api/antifraud_bulk.rs` loads one file both ways and compares every stored row.
 //!
 //! History schedules no deadline, sends no event and writes no timeline, so a transaction's
 //! writes are its new cases, the cases it joined, its warnings and candidates, and one audit
