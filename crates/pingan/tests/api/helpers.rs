@@ -372,3 +372,14 @@ impl std::io::Write for LogWriter {
 pub fn capture_logs() {
     LOGS.get_or_init(init_log_capture);
 }
+
+/// Whether `hay` holds a whole demo phone number (19903 and six digits, `demo/names.rs`), not
+/// inside a longer run of digits or of hex (a blob printed as hex may hold "19903" by chance).
+pub fn holds_demo_phone(hay: &[u8]) -> bool {
+    hay.windows(11).enumerate().any(|(i, w)| {
+        w.starts_with(b"19903")
+            && w[5..].iter().all(u8::is_ascii_digit)
+            && (i == 0 || !hay[i - 1].is_ascii_hexdigit())
+            && hay.get(i + 11).is_none_or(|c| !c.is_ascii_digit())
+    })
+}
