@@ -78,11 +78,8 @@ pub async fn ingest_history(
                 }
             }
         );
-        if let Some((mut chunk, n)) = stored? {
-            all.created += chunk.created;
-            all.duplicates += chunk.duplicates;
-            all.conflicts += chunk.conflicts;
-            all.results.append(&mut chunk.results);
+        if let Some((chunk, n)) = stored? {
+            all.absorb(chunk);
             offset += n;
         }
         match prepared? {
@@ -106,20 +103,17 @@ async fn store(
     write(&mut tx, state, settings, prepared, offset, &mut subs).await?;
 
     let mut all = Chunk::default();
-    for (n, (touched, sub)) in subs.iter_mut().enumerate() {
+    for (n, (mut touched, sub)) in subs.into_iter().enumerate() {
         if sub.created > 0 {
             touched.cases.sort_unstable();
             touched.cases.dedup();
             let range = offset + n * MAX_BATCH..offset + ((n + 1) * MAX_BATCH).min(prepared.len());
-            let entry = entry(touched, sub, range);
+            let entry = entry(&touched, &sub, range);
             audit::append(&mut tx, &state.db, &state.key, now, &entry)
                 .await
                 .map_err(|e| audit::audit_failed(state, e))?;
         }
-        all.created += sub.created;
-        all.duplicates += sub.duplicates;
-        all.conflicts += sub.conflicts;
-        all.results.append(&mut sub.results);
+        all.absorb(sub);
     }
     if all.created > 0 {
         tx.commit().await?;
@@ -315,7 +309,6 @@ async fn write(
     let mut case_ids = case_ids.peekable();
     let warning_ids = db.reserve_ids(tx, "fraud_warnings", prepared.len()).await?;
     let mut warning_ids = warning_ids.into_iter();
-    let mut opened = 0;
     // Cases about nobody in particular (a warning with neither ID number nor phone) never merge.
     let mut keyless: Vec<Case> = Vec::new();
     let mut warnings: Vec<Vec<Value>> = Vec::with_capacity(prepared.len());
@@ -382,7 +375,6 @@ async fn write(
                     Some(list) => list.push(case),
                     None => keyless.push(case),
                 }
-                opened += 1;
                 candidates.extend(p.subject.candidates.iter().map(|r| vec![Value::from(id), Value::from(*r)]));
                 id
             }
@@ -409,7 +401,7 @@ async fn write(
     if warnings.is_empty() {
         return Ok(());
     }
-    let mut new_cases: Vec<Vec<Value>> = Vec::with_capacity(opened);
+    let mut new_cases: Vec<Vec<Value>> = Vec::new();
     let mut grown: Vec<&Case> = Vec::new();
     for list in cases.values().chain([&keyless]) {
         for c in list {
@@ -437,7 +429,7 @@ async fn write(
             ]
         })
         .collect();
-    store::grow_cases(db, tx, &grown).await?;
+    store::grow_cases(db, tx, grown).await?;
 
     let mut columns = vec!["id"];
     columns.extend(WARNING_COLUMNS);
@@ -531,9 +523,8 @@ async fn existing(
     for (source, ids) in by_source {
         for part in ids.chunks(500) {
             let sql = format!(
-                "SELECT id, case_id, grade, event_at, name, id_hash, phone_hash, kind, contacts_count, longest_call_s, \
-                 app_installed, app_name, amount_fen, flagged_account, upstream_id FROM fraud_warnings \
-                 WHERE upstream_id IN ({}) AND source = {}",
+                "SELECT {}, upstream_id FROM fraud_warnings WHERE upstream_id IN ({}) AND source = {}",
+                store::STORED_COLUMNS,
                 marks(backend, 1, part.len()),
                 marks(backend, part.len() + 1, 1),
             );

@@ -15,15 +15,11 @@ use crate::audit::Entry;
 use crate::auth::{Caller, Permission};
 use crate::tabular::Limits;
 use crate::web::error::AppResult;
-use crate::web::i18n::Lang;
-use crate::web::layout::{csrf, render, row_errors, Page};
+use crate::web::layout::{csrf, render, row_errors, template_help, Page};
 use crate::web::middleware::RequestMeta;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route(
-        "/antifraud/import",
-        get(page).post(upload).layer(axum::extract::DefaultBodyLimit::max(Limits::UPLOAD.max_bytes + 64 * 1024)),
-    )
+    Router::new().route("/antifraud/import", get(page).post(upload).layer(crate::web::extract::upload_form_limit()))
 }
 
 async fn page(State(state): State<AppState>, meta: RequestMeta, caller: Caller) -> AppResult<Html<String>> {
@@ -33,15 +29,10 @@ async fn page(State(state): State<AppState>, meta: RequestMeta, caller: Caller) 
 
 fn markup(state: &AppState, meta: &RequestMeta, caller: &Caller, report: Option<&WarningImportReport>) -> String {
     let l = meta.lang;
-    let zh = l == Lang::Zh;
     let body = html! {
         h1 { (l.t("afimp.title")) }
         p.muted { (l.t("afimp.explain")) }
-        p { a href="/api/v1/import-templates/warnings?format=xlsx" { (l.t("imp.template_xlsx")) } " · "
-            a href="/api/v1/import-templates/warnings" { (l.t("imp.template_csv")) } }
-        details { summary { (l.t("imp.columns")) }
-            ul { @for c in WARNINGS.columns { li { strong { (if zh { c.zh } else { c.en }) } @if c.required { " *" } " — " (if zh { c.note_zh } else { c.note_en }) } } }
-        }
+        (template_help(l, &WARNINGS))
         form.stack method="post" action="/antifraud/import" enctype="multipart/form-data" {
             (csrf(caller))
             input type="file" name="file" accept=".csv,.xlsx,text/csv" required;
@@ -74,10 +65,7 @@ async fn upload(
 ) -> AppResult<Html<String>> {
     caller.require(Permission::WarningsWrite)?;
     let form = crate::web::extract::upload_form(&caller, form).await?;
-    let opts = Options {
-        history: form.ticked.iter().any(|t| t == "history"),
-        skip_invalid: form.ticked.iter().any(|t| t == "skip_invalid"),
-    };
+    let opts = Options { history: form.is_ticked("history"), skip_invalid: form.is_ticked("skip_invalid") };
     let entry = Entry::new(&meta, Some(&caller), "antifraud.warnings.import");
     let report = import_warnings(&state, entry, &caller, &form.file, &Limits::UPLOAD, opts).await?;
     Ok(Html(markup(&state, &meta, &caller, Some(&report))))

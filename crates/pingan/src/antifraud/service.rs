@@ -193,6 +193,17 @@ pub struct Chunk {
     pub results: Vec<ItemResult>,
 }
 
+impl Chunk {
+    /// Adds what a later chunk of the same batch did.
+    pub fn absorb(&mut self, later: Chunk) {
+        self.created += later.created;
+        self.duplicates += later.duplicates;
+        self.conflicts += later.conflicts;
+        self.invalid += later.invalid;
+        self.results.extend(later.results);
+    }
+}
+
 /// The one path a batch takes, from a JSON array or a file's rows: each warning prepared on the
 /// read pool, then all applied, audited by `entry` and committed in one transaction. Callers
 /// keep a chunk to [`MAX_BATCH`] items, which bounds the transaction and the audit entry's list.

@@ -2,8 +2,8 @@
 
 use super::matching::Route;
 use super::model::{Grade, Kind, MatchKind};
-use crate::db::bulk::Value;
-use crate::db::{Backend, Db, Tx};
+use crate::db::bulk::{marks, Value};
+use crate::db::{Db, Tx};
 
 /// A stored warning, as much of it as the idempotency check compares.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -24,15 +24,16 @@ pub struct StoredWarning {
     pub flagged_account: Option<String>,
 }
 
+/// The columns of a [`StoredWarning`].
+pub const STORED_COLUMNS: &str = "id, case_id, grade, event_at, name, id_hash, phone_hash, kind, contacts_count, \
+     longest_call_s, app_installed, app_name, amount_fen, flagged_account";
+
 pub async fn existing(tx: &mut Tx, source: &str, upstream_id: &str) -> Result<Option<StoredWarning>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, case_id, grade, event_at, name, id_hash, phone_hash, kind, contacts_count, longest_call_s, \
-         app_installed, app_name, amount_fen, flagged_account FROM fraud_warnings WHERE source = $1 AND upstream_id = $2",
-    )
-    .bind(source)
-    .bind(upstream_id)
-    .fetch_optional(&mut **tx)
-    .await
+    sqlx::query_as(&format!("SELECT {STORED_COLUMNS} FROM fraud_warnings WHERE source = $1 AND upstream_id = $2"))
+        .bind(source)
+        .bind(upstream_id)
+        .fetch_optional(&mut **tx)
+        .await
 }
 
 /// The open case a new warning about the same person joins, if one opened within the window.
@@ -160,40 +161,19 @@ pub async fn join_case(
 
 /// Warnings loaded as history joined these cases: as [`join_case`], deadlines untouched. Each
 /// row is (id, warnings added, last warning at, grade, grade rank, reasons); one statement per
-/// few thousand cases, through a VALUES list (whose columns both engines name column1…).
-pub async fn grow_cases(db: &Db, tx: &mut Tx, rows: &[Vec<Value>]) -> Result<(), sqlx::Error> {
-    for part in rows.chunks(2000) {
-        let mut n = 0;
-        let mut mark = || match db.backend {
-            Backend::Sqlite => "?".to_string(),
-            Backend::Postgres => {
-                n += 1;
-                format!("${n}")
-            }
-        };
-        let casts = ["::bigint", "::bigint", "::bigint", "::text", "::bigint", "::text"];
-        let values: Vec<String> = part
-            .iter()
-            .map(|_| {
-                let cells: Vec<String> = casts
-                    .iter()
-                    .map(|cast| if db.backend == Backend::Postgres { format!("{}{cast}", mark()) } else { mark() })
-                    .collect();
-                format!("({})", cells.join(", "))
-            })
-            .collect();
+/// 2,000 cases, through a VALUES list (whose columns both engines name column1…).
+pub async fn grow_cases(db: &Db, tx: &mut Tx, rows: Vec<Vec<Value>>) -> Result<(), sqlx::Error> {
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let part: Vec<Vec<Value>> = rows.by_ref().take(2000).collect();
+        let values: Vec<String> = (0..part.len()).map(|k| format!("({})", marks(db.backend, k * 6 + 1, 6))).collect();
         let sql = format!(
             "UPDATE fraud_cases SET warnings = fraud_cases.warnings + v.column2, last_warning_at = v.column3, \
              grade = v.column4, grade_rank = v.column5, reasons = v.column6 FROM (VALUES {}) AS v \
              WHERE fraud_cases.id = v.column1",
             values.join(", ")
         );
-        let mut q = sqlx::query(&sql);
-        for row in part {
-            for v in row {
-                q = v.clone().bind(q);
-            }
-        }
+        let q = part.into_iter().flatten().fold(sqlx::query(&sql), |q, v| v.bind(q));
         q.execute(&mut **tx).await?;
     }
     Ok(())

@@ -14,14 +14,11 @@ use crate::audit::Entry;
 use crate::auth::{Caller, Permission};
 use crate::tabular::Limits;
 use crate::web::error::AppResult;
-use crate::web::layout::{csrf, render, row_errors, Page};
+use crate::web::layout::{csrf, render, row_errors, template_help, Page};
 use crate::web::middleware::RequestMeta;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route(
-        "/residents/import",
-        get(page).post(upload).layer(axum::extract::DefaultBodyLimit::max(Limits::UPLOAD.max_bytes + 64 * 1024)),
-    )
+    Router::new().route("/residents/import", get(page).post(upload).layer(crate::web::extract::upload_form_limit()))
 }
 
 async fn page(State(state): State<AppState>, meta: RequestMeta, caller: Caller) -> AppResult<Html<String>> {
@@ -31,15 +28,10 @@ async fn page(State(state): State<AppState>, meta: RequestMeta, caller: Caller) 
 
 fn markup(state: &AppState, meta: &RequestMeta, caller: &Caller, report: Option<&ResidentImportReport>) -> Markup {
     let l = meta.lang;
-    let zh = l == crate::web::i18n::Lang::Zh;
     let body = html! {
         h1 { (l.t("imp.title")) }
         p.muted { (l.t("imp.explain")) }
-        p { a href="/api/v1/import-templates/residents?format=xlsx" { (l.t("imp.template_xlsx")) } " · "
-            a href="/api/v1/import-templates/residents" { (l.t("imp.template_csv")) } }
-        details { summary { (l.t("imp.columns")) }
-            ul { @for c in RESIDENTS.columns { li { strong { (if zh { c.zh } else { c.en }) } @if c.required { " *" } " — " (if zh { c.note_zh } else { c.note_en }) } } }
-        }
+        (template_help(l, &RESIDENTS))
         form.stack #import-form method="post" action="/residents/import" enctype="multipart/form-data"
             data-upload="/api/v1/residents/import" data-progress="/api/v1/import-progress/"
             data-label-uploading=(l.t("imp.uploading")) data-label-checking=(l.t("imp.checking"))
@@ -82,7 +74,7 @@ async fn upload(
     form: Multipart,
 ) -> AppResult<Html<String>> {
     let form = crate::web::extract::upload_form(&caller, form).await?;
-    let skip = form.ticked.iter().any(|t| t == "skip_invalid");
+    let skip = form.is_ticked("skip_invalid");
     let entry = Entry::new(&meta, Some(&caller), "resident.import");
     let report = import_residents(&state, entry, &caller, &form.file, &Limits::UPLOAD, skip, &|_, _, _| {}).await?;
     Ok(Html(markup(&state, &meta, &caller, Some(&report)).into_string()))

@@ -257,10 +257,21 @@ pub fn import_query<P: serde::de::DeserializeOwned>(
     })
 }
 
+/// The body limit of an import page's form: the largest upload, and room for the form's fields.
+pub fn upload_form_limit() -> axum::extract::DefaultBodyLimit {
+    axum::extract::DefaultBodyLimit::max(crate::tabular::Limits::UPLOAD.max_bytes + 64 * 1024)
+}
+
 /// A spreadsheet sent from a page's form: the file, and the checkboxes ticked (by name).
 pub struct UploadForm {
     pub file: axum::body::Bytes,
     pub ticked: Vec<String>,
+}
+
+impl UploadForm {
+    pub fn is_ticked(&self, name: &str) -> bool {
+        self.ticked.iter().any(|t| t == name)
+    }
 }
 
 /// Reads an import page's multipart form: its CSRF token must be the caller's, and it must hold

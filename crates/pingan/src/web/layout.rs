@@ -137,6 +137,18 @@ pub fn notice_for(e: AppError) -> Result<Markup, AppError> {
     }
 }
 
+/// An import page's help: the blank template's links and what each column holds.
+pub fn template_help(l: Lang, t: &crate::tabular::Template) -> Markup {
+    let zh = l == Lang::Zh;
+    html! {
+        p { a href={ "/api/v1/import-templates/" (t.name) "?format=xlsx" } { (l.t("imp.template_xlsx")) } " · "
+            a href={ "/api/v1/import-templates/" (t.name) } { (l.t("imp.template_csv")) } }
+        details { summary { (l.t("imp.columns")) }
+            ul { @for c in t.columns { li { strong { (if zh { c.zh } else { c.en }) } @if c.required { " *" } " — " (if zh { c.note_zh } else { c.note_en }) } } }
+        }
+    }
+}
+
 /// An import's rejected rows, line by line.
 pub fn row_errors(errors: &[RowError]) -> Markup {
     html! { div.error role="alert" { ul { @for e in errors { li { "#" (e.line) " " code { (e.field) } ": " (e.reason) } } } } }

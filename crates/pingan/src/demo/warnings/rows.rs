@@ -3,6 +3,7 @@
 
 use crate::antifraud::matching::Route;
 use crate::antifraud::model::{Grade, Kind, MatchKind, Outcome, Warning};
+use crate::antifraud::store::{NewWarning, WARNING_COLUMNS};
 use crate::db::{Backend, Tx};
 use crate::demo::bulk::Insert;
 
@@ -52,6 +53,40 @@ pub(super) struct CaseRow {
     pub(super) lost: Option<i64>,
     pub(super) closed_at: i64,
     pub(super) closed_by: i64,
+}
+
+impl WarningRow {
+    /// As intake stores a live warning: rules version 0 (the defaults), not history.
+    fn columns(&self) -> NewWarning<'_> {
+        let (w, ids) = (&self.w, &self.ids);
+        NewWarning {
+            source: &w.source,
+            upstream_id: &w.upstream_id,
+            event_at: w.event_at,
+            received_at: self.received,
+            name: ids.name.as_deref(),
+            id_enc: ids.id_enc.clone(),
+            id_hash: ids.id_hash.as_deref(),
+            id_head: ids.id_head.as_deref(),
+            id_tail: ids.id_tail.as_deref(),
+            phone_enc: ids.phone_enc.clone(),
+            phone_hash: ids.phone_hash.as_deref(),
+            phone_masked: ids.phone_masked.clone(),
+            kind: w.kind,
+            contacts_count: w.contacts_count,
+            longest_call_s: w.longest_call_s,
+            app_installed: w.app_installed,
+            app_name: w.app_name.as_deref(),
+            amount_fen: w.amount_fen,
+            flagged_account: w.flagged_account.as_deref(),
+            grade: self.grade,
+            reasons: self.reasons.clone(),
+            rules_version: 0,
+            match_kind: self.match_kind,
+            case_id: self.case_id,
+            history: false,
+        }
+    }
 }
 
 /// (case, at, account, kind, result, note, amount)
@@ -123,60 +158,11 @@ pub(super) async fn insert(
                 .bind(c.closed_by)
         })
         .await?;
-    let cols = [
-        "id",
-        "source",
-        "upstream_id",
-        "event_at",
-        "received_at",
-        "name",
-        "id_enc",
-        "id_hash",
-        "id_head",
-        "id_tail",
-        "phone_enc",
-        "phone_hash",
-        "phone_masked",
-        "kind",
-        "contacts_count",
-        "longest_call_s",
-        "app_installed",
-        "app_name",
-        "amount_fen",
-        "flagged_account",
-        "grade",
-        "reasons",
-        "match_kind",
-        "case_id",
-    ];
-    let fixed = [("rules_version", "0".to_string()), ("history", "0".to_string())];
-    Insert::new(backend, "fraud_warnings", &cols, &fixed)
-        .run(tx, warnings, |q, r| {
-            q.bind(r.id)
-                .bind(r.w.source.as_str())
-                .bind(r.w.upstream_id.as_str())
-                .bind(r.w.event_at)
-                .bind(r.received)
-                .bind(r.ids.name.as_deref())
-                .bind(r.ids.id_enc.as_deref())
-                .bind(r.ids.id_hash.as_deref())
-                .bind(r.ids.id_head.as_deref())
-                .bind(r.ids.id_tail.as_deref())
-                .bind(r.ids.phone_enc.as_deref())
-                .bind(r.ids.phone_hash.as_deref())
-                .bind(r.ids.phone_masked.as_deref())
-                .bind(r.w.kind.code())
-                .bind(r.w.contacts_count)
-                .bind(r.w.longest_call_s)
-                .bind(r.w.app_installed.map(i64::from))
-                .bind(r.w.app_name.as_deref())
-                .bind(r.w.amount_fen)
-                .bind(r.w.flagged_account.as_deref())
-                .bind(r.grade.code())
-                .bind(r.reasons.as_str())
-                .bind(r.match_kind.code())
-                .bind(r.case_id)
-        })
+    // The columns intake writes, from the same struct: the demo cannot drift from the product.
+    let mut cols = vec!["id"];
+    cols.extend(WARNING_COLUMNS);
+    Insert::new(backend, "fraud_warnings", &cols, &[])
+        .run(tx, warnings, |q, r| r.columns().values().into_iter().fold(q.bind(r.id), |q, v| v.bind(q)))
         .await?;
     let cols = ["case_id", "at", "account_id", "kind", "result", "note", "amount_fen"];
     Insert::new(backend, "fraud_case_events", &cols, &[])
