@@ -11,7 +11,7 @@
 #
 # Env: RATE, SECONDS_EACH override the full run; PG_URL (default postgres://postgres@127.0.0.1:5432/postgres)
 # names the PostgreSQL server to create a scratch database on; NO_PG=1 skips PostgreSQL,
-# NO_SQLITE=1 SQLite.
+# NO_SQLITE=1 SQLite; PER_SECOND=1 prints the worst latency of each second (where the tail falls).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)

@@ -31,9 +31,9 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn serve(url: &str, data: &str) -> anyhow::Result<()> {
-    // Two worker threads: the server gets the core the script pins it to, and one more thread
-    // for SQLite's blocking calls to overlap with request handling.
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    // The runtime `pingan serve` starts: one worker per core it may use, which under the
+    // script's pinning is one. (sqlx runs each SQLite connection on a thread of its own.)
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async {
         let data = std::path::PathBuf::from(data);
         std::fs::create_dir_all(&data)?;
@@ -124,6 +124,13 @@ fn load(base: &str, rate: u64, seconds: u64, what: &str) -> anyhow::Result<()> {
             latencies.push(latency);
         }
         let elapsed = start.elapsed().as_secs_f64();
+        if std::env::var_os("PER_SECOND").is_some() {
+            // Where the slow requests fall in the run: the worst latency of each second, on stderr.
+            for (second, chunk) in latencies.chunks(rate as usize).enumerate() {
+                let worst = chunk.iter().max().map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+                eprintln!("{what}: second {second}: max {worst:.1} ms");
+            }
+        }
         latencies.sort();
         let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)].as_secs_f64() * 1000.0;
         println!(

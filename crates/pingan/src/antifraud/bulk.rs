@@ -14,14 +14,13 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
-use chrono::NaiveDate;
 use sqlx::Row as _;
 
 use super::intake::{self, Prepared, Settings, Touched};
-use super::matching::{self, Route, Subject};
-use super::model::{Grade, MatchKind, Reason, Warning};
+use super::matching::{self, Subject};
+use super::model::{Grade, Reason, Warning};
 use super::routes::Routes;
-use super::rules::{self, age_at, Person};
+use super::rules;
 use super::service::{Chunk, ItemResult, MAX_BATCH};
 use super::store::{self, StoredWarning, WARNING_COLUMNS};
 use crate::app::AppState;
@@ -30,9 +29,8 @@ use crate::db::bulk::{fetch_in, marks, Value};
 use crate::db::{Backend, Tx};
 use crate::web::error::AppError;
 
-/// What base data says about the residents a chunk names, read once per chunk.
-#[derive(Clone)]
-struct Resident {
+/// A resident a chunk names, as read: routed through [`Routes`] in memory.
+struct Row {
     id: i64,
     id_hash: Option<Vec<u8>>,
     birth_date: Option<String>,
@@ -131,8 +129,8 @@ async fn prepare(
     items: Vec<Warning>,
 ) -> Result<Vec<Prepared>, sqlx::Error> {
     let hashes: Vec<intake::Hashes> = items.iter().map(|w| matching::hashes(&state.key, w)).collect();
-    let resident = |r: &sqlx::any::AnyRow, at: usize| -> Result<Resident, sqlx::Error> {
-        Ok(Resident {
+    let resident = |r: &sqlx::any::AnyRow, at: usize| -> Result<Row, sqlx::Error> {
+        Ok(Row {
             id: r.try_get(at)?,
             id_hash: r.try_get(at + 1)?,
             birth_date: r.try_get(at + 2)?,
@@ -143,7 +141,7 @@ async fn prepare(
     let mut id_hashes: Vec<Vec<u8>> = hashes.iter().filter_map(|h| h.0.clone()).collect();
     id_hashes.sort_unstable();
     id_hashes.dedup();
-    let by_id: HashMap<Vec<u8>, Resident> = fetch_in(
+    let by_id: HashMap<Vec<u8>, Row> = fetch_in(
         &state.db,
         &id_hashes,
         |m| format!("SELECT id, id_hash, birth_date, grid_id, node_id FROM residents WHERE id_hash IN ({m})"),
@@ -159,7 +157,7 @@ async fn prepare(
         .collect();
     phone_hashes.sort_unstable();
     phone_hashes.dedup();
-    let mut holders: HashMap<Vec<u8>, Vec<Resident>> = HashMap::new();
+    let mut holders: HashMap<Vec<u8>, Vec<Row>> = HashMap::new();
     let rows = fetch_in(
         &state.db,
         &phone_hashes,
@@ -192,71 +190,23 @@ async fn prepare(
     .into_iter()
     .map(|(id, ())| id)
     .collect();
-    let person = |r: &Resident, at: i64| Person {
-        age: r.birth_date.as_deref().and_then(|b| NaiveDate::parse_from_str(b, "%Y-%m-%d").ok()).map(|b| age_at(b, at)),
+    let facts = |r: &Row| matching::Resident {
+        id: r.id,
+        id_hash: r.id_hash.clone(),
+        birth_date: r.birth_date.clone(),
         living_alone: alone.contains(&r.id),
+        route: routes.resident(r.grid_id, r.node_id),
     };
     let mut out = Vec::with_capacity(items.len());
     for (w, (id_hash, phone_hash)) in items.into_iter().zip(hashes) {
-        let subject_hash = id_hash.clone().or_else(|| phone_hash.clone());
-        let unmatched_person =
-            Person { age: w.id_number.as_ref().map(|id| age_at(id.birth_date(), w.event_at)), living_alone: false };
-        let unmatched_route = || routes.unmatched(w.id_number.as_ref().map(|id| id.region_code()));
-        let matched = |r: &Resident, kind: MatchKind| {
-            let subject = Subject {
-                resident_id: Some(r.id),
-                kind,
-                candidates: vec![],
-                subject_hash: subject_hash.clone(),
-                person: person(r, w.event_at),
-            };
-            (subject, routes.resident(r.grid_id, r.node_id))
+        let by_id = id_hash.as_ref().and_then(|h| by_id.get(h)).map(facts);
+        let holders: Vec<matching::Resident> = match (&by_id, &phone_hash) {
+            (None, Some(p)) => holders.get(p).map(|list| list.iter().map(facts).collect()).unwrap_or_default(),
+            _ => vec![],
         };
-        let (subject, route) = if let Some(r) = id_hash.as_ref().and_then(|h| by_id.get(h)) {
-            matched(r, MatchKind::IdNumber)
-        } else {
-            // A holder recorded with another ID number is another person: never matched by the phone.
-            let fits: Vec<&Resident> = phone_hash
-                .as_ref()
-                .and_then(|p| holders.get(p))
-                .map(|list| {
-                    list.iter()
-                        .filter(|r| match (&r.id_hash, &id_hash) {
-                            (Some(theirs), Some(ours)) => theirs == ours,
-                            _ => true,
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            match fits.as_slice() {
-                [one] => matched(one, MatchKind::Phone),
-                [] => {
-                    let kind = MatchKind::Unmatched;
-                    let subject =
-                        Subject { resident_id: None, kind, candidates: vec![], subject_hash, person: unmatched_person };
-                    (subject, unmatched_route())
-                }
-                many => {
-                    // As `intake::prepare`: the holders all live in one station's area, that station chooses.
-                    let stations: Vec<Option<i64>> =
-                        many.iter().map(|r| routes.resident(r.grid_id, r.node_id).station_id).collect();
-                    let route = match stations.first() {
-                        Some(Some(s)) if stations.iter().all(|x| *x == Some(*s)) => {
-                            Route { station_id: Some(*s), node_id: *s, ..Route::default() }
-                        }
-                        _ => unmatched_route(),
-                    };
-                    let subject = Subject {
-                        resident_id: None,
-                        kind: MatchKind::Pending,
-                        candidates: many.iter().map(|r| r.id).collect(),
-                        subject_hash,
-                        person: unmatched_person,
-                    };
-                    (subject, route)
-                }
-            }
-        };
+        let (subject, route) =
+            matching::decide(&w, id_hash.as_deref(), phone_hash.as_deref(), by_id.as_ref(), &holders);
+        let route = route.unwrap_or_else(|| routes.unmatched(w.id_number.as_ref().map(|id| id.region_code())));
         let grade = rules::grade(&w, subject.person, &settings.rules);
         out.push(Prepared::new(state, w, (id_hash, phone_hash), subject, route, grade));
     }

@@ -26,8 +26,9 @@ pub struct Settings {
 
 impl Settings {
     pub async fn load(state: &AppState) -> anyhow::Result<Settings> {
-        let (rules, rules_version) = crate::settings::get_versioned(&state.db, rules::GRADING).await?;
-        let deadlines = crate::settings::get(&state.db, rules::DEADLINES).await?;
+        let newest = crate::settings::Newest::load(&state.db, &[rules::GRADING, rules::DEADLINES]).await?;
+        let (rules, rules_version) = newest.get_versioned(rules::GRADING)?;
+        let (deadlines, _) = newest.get_versioned(rules::DEADLINES)?;
         Ok(Settings { rules, rules_version, deadlines })
     }
 }
@@ -67,37 +68,10 @@ impl Prepared {
 }
 
 pub async fn prepare(state: &AppState, w: Warning, settings: &Settings) -> Result<Prepared, sqlx::Error> {
-    let db = state.db.reader();
     let (id_hash, phone_hash) = matching::hashes(&state.key, &w);
-    let subject = matching::find(db, &w, id_hash.as_deref(), phone_hash.as_deref()).await?;
-    let route = match subject.resident_id {
-        Some(r) => match matching::route_resident(db, r).await? {
-            Some(route) => route,
-            None => matching::route_unmatched(db, &w).await?,
-        },
-        None => match shared_station(db, &subject.candidates).await? {
-            // The holders of the phone all live in one station's area: that station chooses.
-            Some(station) => Route { station_id: Some(station), node_id: station, ..Route::default() },
-            None => matching::route_unmatched(db, &w).await?,
-        },
-    };
+    let (subject, route) = matching::find(state.db.reader(), &w, id_hash.as_deref(), phone_hash.as_deref()).await?;
     let grade = rules::grade(&w, subject.person, &settings.rules);
     Ok(Prepared::new(state, w, (id_hash, phone_hash), subject, route, grade))
-}
-
-/// The one station every candidate lives under, if there is one.
-async fn shared_station(db: &sqlx::AnyPool, candidates: &[i64]) -> Result<Option<i64>, sqlx::Error> {
-    let mut station = None;
-    for c in candidates {
-        let s = matching::route_resident(db, *c).await?.and_then(|r| r.station_id);
-        match (station, s) {
-            (_, None) => return Ok(None),
-            (None, Some(s)) => station = Some(s),
-            (Some(a), Some(b)) if a != b => return Ok(None),
-            _ => {}
-        }
-    }
-    Ok(station)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

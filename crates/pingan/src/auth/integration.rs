@@ -125,8 +125,14 @@ pub async fn revoke(state: &AppState, meta: &RequestMeta, caller: &Caller, id: i
     Ok(())
 }
 
+/// How stale `last_used_at` may be: refreshed at most once a minute per token, so a busy
+/// upstream system does not add a write to every request.
+const LAST_USED_STEP_MS: i64 = 60_000;
+
 /// The caller behind an integration token, if it is alive and used from an allowed address.
-/// Every use, refused or not, is audited.
+/// A refused use is audited here. An accepted one is audited by the request itself, under the
+/// token's name, when it changes or reads anything the audit log must see (tokens hold ingest
+/// permissions only, so that is every write): one entry per request, not two.
 pub async fn resolve(state: &AppState, meta: &RequestMeta, token: &str) -> Result<Option<Caller>, AppError> {
     let now = state.clock.now_ms();
     let row: Option<TokenRow> = sqlx::query_as(
@@ -150,30 +156,38 @@ pub async fn resolve(state: &AppState, meta: &RequestMeta, token: &str) -> Resul
     } else {
         None
     };
-    let entry = Entry { actor: format!("token:{}", row.name), ..Entry::new(meta, None, "token.use") }
-        .record(format!("token:{}", row.id))
-        .outcome(if refusal.is_some() { audit::Outcome::Denied } else { audit::Outcome::Ok })
-        .detail(serde_json::json!({"path": meta.path, "refused": refusal}));
-    // Grouped: upstream systems send in bursts, and each use is a write (its audit entry).
-    let (st, token_id, used) = (state.clone(), row.id, refusal.is_none());
-    state
-        .db
-        .grouped(move |tx| {
-            Box::pin(async move {
-                if used {
+    let token_id = row.id;
+    if let Some(refusal) = refusal {
+        let entry = Entry { actor: format!("token:{}", row.name), ..Entry::new(meta, None, "token.use") }
+            .record(format!("token:{token_id}"))
+            .outcome(audit::Outcome::Denied)
+            .detail(serde_json::json!({"path": meta.path, "refused": refusal}));
+        let st = state.clone();
+        state
+            .db
+            .grouped(move |tx| {
+                Box::pin(async move {
+                    audit::append(tx, &st.db, &st.key, now, &entry).await.map_err(|e| audit::audit_failed(&st, e))?;
+                    Ok(())
+                })
+            })
+            .await?;
+        return Ok(None);
+    }
+    if row.last_used_at.is_none_or(|at| now - at >= LAST_USED_STEP_MS) {
+        state
+            .db
+            .grouped(move |tx| {
+                Box::pin(async move {
                     sqlx::query("UPDATE integration_tokens SET last_used_at = $1 WHERE id = $2")
                         .bind(now)
                         .bind(token_id)
                         .execute(&mut **tx)
                         .await?;
-                }
-                audit::append(tx, &st.db, &st.key, now, &entry).await.map_err(|e| audit::audit_failed(&st, e))?;
-                Ok(())
+                    Ok(())
+                })
             })
-        })
-        .await?;
-    if refusal.is_some() {
-        return Ok(None);
+            .await?;
     }
     Ok(Some(Caller {
         account_id: None,

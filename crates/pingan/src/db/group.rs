@@ -70,17 +70,30 @@ async fn run_group(pool: &AnyPool, items: Vec<Item>) {
         Ok(tx) => tx,
         Err(e) => return fail_all(items.into_iter().map(|i| i.done), &e),
     };
+    if let Err(e) = savepoints(&mut tx, "SAVEPOINT grouped").await {
+        return fail_all(items.into_iter().map(|i| i.done), &e);
+    }
+    let last = items.len() - 1;
     let mut results = Vec::with_capacity(items.len());
-    for item in items {
-        let result = run_one(&mut tx, item.work).await;
-        match result {
-            Ok(r) => results.push((item.done, r)),
-            Err(e) => {
+    for (at, item) in items.into_iter().enumerate() {
+        let result = (item.work)(&mut tx).await;
+        // One round trip to the writer closes this piece's savepoint and opens the next one's:
+        // each statement is a hand-off to SQLite's thread, and a group has hundreds.
+        let close = match (result.is_ok(), at == last) {
+            // COMMIT releases the last savepoint.
+            (true, true) => None,
+            (true, false) => Some("RELEASE SAVEPOINT grouped; SAVEPOINT grouped"),
+            (false, true) => Some("ROLLBACK TO SAVEPOINT grouped; RELEASE SAVEPOINT grouped"),
+            (false, false) => Some("ROLLBACK TO SAVEPOINT grouped; RELEASE SAVEPOINT grouped; SAVEPOINT grouped"),
+        };
+        if let Some(sql) = close {
+            if let Err(e) = savepoints(&mut tx, sql).await {
                 // The transaction itself is broken: nobody's work can commit.
                 let _ = item.done.send(Err(AppError::Internal(anyhow::anyhow!("group commit: {e}"))));
                 return fail_all(results.into_iter().map(|(d, _)| d), &e);
             }
         }
+        results.push((item.done, result));
     }
     if let Err(e) = tx.commit().await {
         return fail_all(results.into_iter().map(|(d, _)| d), &e);
@@ -90,16 +103,9 @@ async fn run_group(pool: &AnyPool, items: Vec<Item>) {
     }
 }
 
-/// One piece of work under a savepoint. The outer error is the transaction's own failure; the
-/// inner result is the work's.
-async fn run_one(tx: &mut Tx, work: Work) -> Result<Result<Output, AppError>, sqlx::Error> {
-    sqlx::query("SAVEPOINT grouped").execute(&mut **tx).await?;
-    let result = work(tx).await;
-    if result.is_err() {
-        sqlx::query("ROLLBACK TO SAVEPOINT grouped").execute(&mut **tx).await?;
-    }
-    sqlx::query("RELEASE SAVEPOINT grouped").execute(&mut **tx).await?;
-    Ok(result)
+/// Savepoint statements, several in one call (SQLite runs each statement of the text in turn).
+async fn savepoints(tx: &mut Tx, sql: &'static str) -> Result<(), sqlx::Error> {
+    sqlx::query(sql).execute(&mut **tx).await.map(|_| ())
 }
 
 fn fail_all(dones: impl Iterator<Item = oneshot::Sender<Result<Output, AppError>>>, e: &sqlx::Error) {

@@ -8,6 +8,7 @@
 //! read-then-write transaction can never fail with SQLITE_BUSY on lock upgrade.
 
 pub mod bulk;
+mod checkpoint;
 pub mod group;
 mod migrate;
 
@@ -32,6 +33,10 @@ pub struct Db {
     read: AnyPool,
     /// SQLite's group commit (see `group.rs`); PostgreSQL commits concurrently without it.
     group: Option<group::Group>,
+    /// SQLite's background checkpointer (`checkpoint.rs`): its connection, closed by
+    /// [`Db::close`], and a token every handle holds, so it also stops when the last one drops.
+    checkpointer: Option<AnyPool>,
+    _alive: std::sync::Arc<()>,
 }
 
 pub type Tx = Transaction<'static, Any>;
@@ -53,7 +58,9 @@ impl Db {
                 .connect(url)
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot connect to PostgreSQL: {e}"))?;
-            return Ok(Db { backend: Backend::Postgres, write: pool.clone(), read: pool, group: None });
+            let _alive = std::sync::Arc::new(());
+            let (write, read) = (pool.clone(), pool);
+            return Ok(Db { backend: Backend::Postgres, write, read, group: None, checkpointer: None, _alive });
         }
         let Some(path) = url.strip_prefix("sqlite://") else {
             anyhow::bail!("database URL must start with sqlite:// or postgres://");
@@ -62,7 +69,10 @@ impl Db {
         let write = sqlite_pool(&rwc, 1, WRITER_CACHE_KIB).await?;
         let read = sqlite_pool(&rwc, 4, READER_CACHE_KIB).await?;
         let group = Some(group::Group::start(write.clone()));
-        Ok(Db { backend: Backend::Sqlite, write, read, group })
+        let _alive = std::sync::Arc::new(());
+        let checkpointer = sqlite_pool(&rwc, 1, READER_CACHE_KIB).await?;
+        checkpoint::start(checkpointer.clone(), std::sync::Arc::downgrade(&_alive));
+        Ok(Db { backend: Backend::Sqlite, write, read, group, checkpointer: Some(checkpointer), _alive })
     }
 
     pub fn reader(&self) -> &AnyPool {
@@ -138,6 +148,9 @@ impl Db {
     }
 
     pub async fn close(&self) {
+        if let Some(c) = &self.checkpointer {
+            c.close().await;
+        }
         self.write.close().await;
         self.read.close().await;
     }

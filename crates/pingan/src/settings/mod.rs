@@ -34,6 +34,33 @@ pub async fn get_versioned<T: DeserializeOwned + Default>(db: &Db, key: &str) ->
     }
 }
 
+/// The newest versions of several keys, read in one query (hot paths read a few together).
+pub struct Newest(std::collections::HashMap<String, (String, i64)>);
+
+impl Newest {
+    pub async fn load(db: &Db, keys: &[&str]) -> anyhow::Result<Newest> {
+        let sql = format!(
+            "SELECT s.key, s.value, s.version FROM settings s WHERE s.key IN ({}) \
+             AND s.version = (SELECT MAX(m.version) FROM settings m WHERE m.key = s.key)",
+            crate::db::bulk::marks(db.backend, 1, keys.len())
+        );
+        let mut q = sqlx::query_as::<_, (String, String, i64)>(&sql);
+        for k in keys {
+            q = q.bind(*k);
+        }
+        let rows = q.fetch_all(db.reader()).await?;
+        Ok(Newest(rows.into_iter().map(|(k, v, version)| (k, (v, version))).collect()))
+    }
+
+    /// As [`get_versioned`], for a key this was loaded with.
+    pub fn get_versioned<T: DeserializeOwned + Default>(&self, key: &str) -> anyhow::Result<(T, i64)> {
+        match self.0.get(key) {
+            Some((v, version)) => Ok((serde_json::from_str(v)?, *version)),
+            None => Ok((T::default(), 0)),
+        }
+    }
+}
+
 /// Stores a new version of `key` inside the caller's transaction. Returns the version.
 pub async fn set<T: Serialize>(
     tx: &mut Tx,

@@ -205,16 +205,31 @@ async fn integration_tokens_are_scoped_expire_and_revoke() {
     assert_eq!(me["permissions"], json!(["warnings:write"]));
     // Scoped: it cannot read accounts.
     assert_eq!(app.get("/api/v1/accounts", Some(&token)).await.0, 403);
+    // An accepted use is audited by what the request does, under the token's name: one entry.
     let head = app.audit_head().await;
-    app.get("/api/v1/auth/me", Some(&token)).await;
-    assert!(app.audit_since(head).await.iter().any(|e| e.0 == "token.use"), "every use is audited");
+    let (status, body) =
+        app.post("/api/v1/warnings", Some(&token), crate::antifraud::warning("auth-1", json!({}))).await;
+    assert_eq!(status, 201, "{body}");
+    let entries: Vec<(String, String)> =
+        sqlx::query_as("SELECT action, actor FROM audit_log WHERE seq > $1 ORDER BY seq")
+            .bind(head)
+            .fetch_all(app.state.db.reader())
+            .await
+            .unwrap();
+    assert_eq!(entries, vec![("antifraud.warnings.ingest".to_string(), "token:反诈中心".to_string())]);
     // Expiry.
     app.clock.advance_ms(3_600_001);
     assert_eq!(app.get("/api/v1/auth/me", Some(&token)).await.0, 401);
     app.clock.advance_ms(-3_600_001);
     // Revocation.
     assert_eq!(app.post(&format!("/api/v1/tokens/{id}/revoke"), Some(&admin), json!({})).await.0, 204);
+    let head = app.audit_head().await;
     assert_eq!(app.get("/api/v1/auth/me", Some(&token)).await.0, 401);
+    let refused = app.audit_since(head).await;
+    assert!(
+        refused.iter().any(|e| e.0 == "token.use" && e.1 == "denied" && e.3.contains("revoked")),
+        "a refused use is audited with the reason: {refused:?}"
+    );
 }
 
 #[tokio::test]
