@@ -40,6 +40,10 @@ pub struct AppState {
     /// Cancelled when the server starts shutting down, so that long-lived responses (event
     /// streams) end and graceful shutdown does not wait hours for them.
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// Integration tokens by hash, and the grading settings: read for every warning, kept a
+    /// second (see `cache`).
+    pub tokens: Arc<crate::cache::Fresh<Vec<u8>, crate::auth::integration::TokenRow>>,
+    pub antifraud_settings: Arc<crate::cache::Fresh<(), crate::antifraud::intake::Settings>>,
 }
 
 impl AppState {
@@ -64,6 +68,8 @@ impl AppState {
             grid_geometry: Arc::default(),
             imports: Arc::default(),
             shutdown: tokio_util::sync::CancellationToken::new(),
+            tokens: Arc::default(),
+            antifraud_settings: Arc::default(),
         })
     }
 

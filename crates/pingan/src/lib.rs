@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod backup;
 pub mod basedata;
+pub mod cache;
 pub mod cli;
 pub mod clock;
 pub mod config;

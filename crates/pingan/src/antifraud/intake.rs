@@ -25,11 +25,17 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The settings in force: from the cache when read less than a second ago.
     pub async fn load(state: &AppState) -> anyhow::Result<Settings> {
+        if let Some(s) = state.antifraud_settings.get(&()) {
+            return Ok(s);
+        }
         let newest = crate::settings::Newest::load(&state.db, &[rules::GRADING, rules::DEADLINES]).await?;
         let (rules, rules_version) = newest.get_versioned(rules::GRADING)?;
         let (deadlines, _) = newest.get_versioned(rules::DEADLINES)?;
-        Ok(Settings { rules, rules_version, deadlines })
+        let settings = Settings { rules, rules_version, deadlines };
+        state.antifraud_settings.put((), settings.clone());
+        Ok(settings)
     }
 }
 

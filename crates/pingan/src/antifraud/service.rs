@@ -98,9 +98,9 @@ pub async fn ingest_system(state: &AppState, w: Warning, action: &str) -> Result
 }
 
 /// The one path a single parsed warning takes: prepared on the read pool, then applied and
-/// audited (`entry`, with the records it touched) in one write. The write is grouped: on SQLite
-/// the warnings arriving together share one commit, so `synchronous=FULL` pays one fsync for
-/// them all (bench/warning_api.sh). Subscribers are woken after the commit.
+/// audited (`entry`, with the records it touched) in one write. The write is grouped: the
+/// warnings arriving together share one commit (on SQLite one fsync, on PostgreSQL one wait for
+/// the audit chain's lock) (bench/warning_api.sh). Subscribers are woken after the commit.
 async fn ingest_parsed(
     state: &AppState,
     w: Warning,

@@ -89,6 +89,7 @@ pub async fn save(state: &AppState, meta: &RequestMeta, caller: &Caller, b: &Rul
     }));
     audit::append(&mut tx, &state.db, &state.key, now, &entry).await.map_err(|e| audit::audit_failed(state, e))?;
     tx.commit().await?;
+    state.antifraud_settings.clear();
     Ok(())
 }
 

@@ -204,7 +204,7 @@ async fn list_tokens(State(state): State<AppState>, caller: Caller) -> AppResult
     ))
 }
 
-/// Revokes an integration token at once, on every server.
+/// Revokes an integration token: refused at once on this server, within a second on others.
 #[utoipa::path(post, path = "/api/v1/tokens/{id}/revoke", tag = "tokens", security(("bearer" = [])),
     params(("id" = i64, Path, minimum = 1)),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]

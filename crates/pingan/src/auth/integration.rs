@@ -15,7 +15,7 @@ use crate::web::middleware::RequestMeta;
 /// What an upstream system may be given: writing what it sends us, never reading people.
 pub const INGEST_PERMISSIONS: &[Permission] = &[Permission::WarningsWrite, Permission::IncidentsWrite];
 
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TokenRow {
     pub id: i64,
     pub name: String,
@@ -122,6 +122,7 @@ pub async fn revoke(state: &AppState, meta: &RequestMeta, caller: &Caller, id: i
     let entry = Entry::new(meta, Some(caller), "token.revoke").record(format!("token:{id}"));
     audit::append(&mut tx, &state.db, &state.key, now, &entry).await.map_err(|e| audit::audit_failed(state, e))?;
     tx.commit().await?;
+    state.tokens.clear();
     Ok(())
 }
 
@@ -135,14 +136,23 @@ const LAST_USED_STEP_MS: i64 = 60_000;
 /// permissions only, so that is every write): one entry per request, not two.
 pub async fn resolve(state: &AppState, meta: &RequestMeta, token: &str) -> Result<Option<Caller>, AppError> {
     let now = state.clock.now_ms();
-    let row: Option<TokenRow> = sqlx::query_as(
-        "SELECT id, name, permissions, node_id, allow_ips, expires_at, created_at, revoked_at, last_used_at \
-         FROM integration_tokens WHERE token_hash = $1",
-    )
-    .bind(token_hash(token))
-    .fetch_optional(state.db.reader())
-    .await?;
-    let Some(row) = row else { return Ok(None) };
+    let hash = token_hash(token);
+    let row = match state.tokens.get(&hash) {
+        Some(row) => row,
+        None => {
+            let row: Option<TokenRow> = sqlx::query_as(
+                "SELECT id, name, permissions, node_id, allow_ips, expires_at, created_at, revoked_at, last_used_at \
+                 FROM integration_tokens WHERE token_hash = $1",
+            )
+            .bind(&hash)
+            .fetch_optional(state.db.reader())
+            .await?;
+            // Unknown tokens are not kept: a flood of made-up ones must not fill the cache.
+            let Some(row) = row else { return Ok(None) };
+            state.tokens.put(hash.clone(), row.clone());
+            row
+        }
+    };
     // Compared as addresses, not strings: ::1 and 0:0:0:0:0:0:0:1 are one address.
     let client: Option<IpAddr> = meta.ip.parse().ok();
     let address_ok = row.allow_ips.is_empty()
@@ -175,6 +185,8 @@ pub async fn resolve(state: &AppState, meta: &RequestMeta, token: &str) -> Resul
         return Ok(None);
     }
     if row.last_used_at.is_none_or(|at| now - at >= LAST_USED_STEP_MS) {
+        // The requests right behind this one see the new time and leave it alone.
+        state.tokens.put(hash, TokenRow { last_used_at: Some(now), ..row.clone() });
         state
             .db
             .grouped(move |tx| {

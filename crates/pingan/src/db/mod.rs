@@ -31,8 +31,8 @@ pub struct Db {
     pub backend: Backend,
     write: AnyPool,
     read: AnyPool,
-    /// SQLite's group commit (see `group.rs`); PostgreSQL commits concurrently without it.
-    group: Option<group::Group>,
+    /// Group commit of small hot writes (see `group.rs`).
+    group: group::Group,
     /// SQLite's background checkpointer (`checkpoint.rs`): its connection, closed by
     /// [`Db::close`], and a token every handle holds, so it also stops when the last one drops.
     checkpointer: Option<AnyPool>,
@@ -60,7 +60,8 @@ impl Db {
                 .map_err(|e| anyhow::anyhow!("cannot connect to PostgreSQL: {e}"))?;
             let _alive = std::sync::Arc::new(());
             let (write, read) = (pool.clone(), pool);
-            return Ok(Db { backend: Backend::Postgres, write, read, group: None, checkpointer: None, _alive });
+            let group = group::Group::start(write.clone());
+            return Ok(Db { backend: Backend::Postgres, write, read, group, checkpointer: None, _alive });
         }
         let Some(path) = url.strip_prefix("sqlite://") else {
             anyhow::bail!("database URL must start with sqlite:// or postgres://");
@@ -68,7 +69,7 @@ impl Db {
         let rwc = format!("sqlite://{path}?mode=rwc");
         let write = sqlite_pool(&rwc, 1, WRITER_CACHE_KIB).await?;
         let read = sqlite_pool(&rwc, 4, READER_CACHE_KIB).await?;
-        let group = Some(group::Group::start(write.clone()));
+        let group = group::Group::start(write.clone());
         let _alive = std::sync::Arc::new(());
         let checkpointer = sqlite_pool(&rwc, 1, READER_CACHE_KIB).await?;
         checkpoint::start(checkpointer.clone(), std::sync::Arc::downgrade(&_alive));
@@ -87,9 +88,9 @@ impl Db {
         self.write.begin().await
     }
 
-    /// Runs `work` in a write transaction of its own on PostgreSQL; on SQLite inside a group of
-    /// others that share one commit (one fsync). Either way it is applied whole or not at all,
-    /// and the answer comes after the commit. For small, hot writes (intake, token use).
+    /// Runs `work` inside a group of others that share one transaction and its commit, under a
+    /// savepoint of its own: applied whole or not at all, and answered after the commit. For
+    /// small, hot writes (intake, a token's last use).
     pub async fn grouped<T, F>(&self, work: F) -> Result<T, crate::web::error::AppError>
     where
         T: Send + 'static,
@@ -98,15 +99,9 @@ impl Db {
             + 'static,
     {
         use crate::web::error::AppError;
-        let Some(group) = &self.group else {
-            let mut tx = self.begin().await.map_err(|e| AppError::Internal(e.into()))?;
-            let value = work(&mut tx).await?;
-            tx.commit().await.map_err(|e| AppError::Internal(e.into()))?;
-            return Ok(value);
-        };
         let boxed: group::Work =
             Box::new(move |tx| Box::pin(async move { work(tx).await.map(|v| Box::new(v) as group::Output) }));
-        let out = group.run(boxed).await?;
+        let out = self.group.run(boxed).await?;
         out.downcast::<T>()
             .map(|b| *b)
             .map_err(|_| AppError::Internal(anyhow::anyhow!("BUG: group commit returned another type")))

@@ -335,3 +335,36 @@ async fn a_reset_cannot_hand_the_system_administrator_an_account_that_reads_peop
     assert_eq!(status, 200, "{body}");
     assert!(body["temporary_password"].as_str().is_some_and(|t| t.len() >= 12), "{body}");
 }
+
+#[tokio::test]
+async fn a_tokens_last_use_is_recorded_to_the_minute() {
+    let app = spawn_app().await;
+    let admin = app.login("sysadmin").await;
+    let expires = pingan::clock::iso_beijing(app.clock.now_ms() + 3_600_000);
+    let (_, body) = app
+        .post(
+            "/api/v1/tokens",
+            Some(&admin),
+            json!({"name": "bank", "permissions": ["warnings:write"], "expires_at": expires}),
+        )
+        .await;
+    let token = body["token"].as_str().unwrap().to_string();
+    assert_eq!(last_used(&app, &admin).await, serde_json::Value::Null, "never used");
+    let first = app.clock.now_ms();
+    assert_eq!(app.get("/api/v1/auth/me", Some(&token)).await.0, 200);
+    assert_eq!(last_used(&app, &admin).await, json!(pingan::clock::iso_beijing(first)));
+    // Used again within the minute: not written again.
+    app.clock.advance_ms(30_000);
+    assert_eq!(app.get("/api/v1/auth/me", Some(&token)).await.0, 200);
+    assert_eq!(last_used(&app, &admin).await, json!(pingan::clock::iso_beijing(first)));
+    // A minute on: written.
+    app.clock.advance_ms(31_000);
+    assert_eq!(app.get("/api/v1/auth/me", Some(&token)).await.0, 200);
+    assert_eq!(last_used(&app, &admin).await, json!(pingan::clock::iso_beijing(first + 61_000)));
+}
+
+async fn last_used(app: &crate::helpers::TestApp, admin: &str) -> serde_json::Value {
+    let (status, list) = app.get("/api/v1/tokens", Some(admin)).await;
+    assert_eq!(status, 200, "{list}");
+    list.as_array().unwrap().iter().find(|t| t["name"] == "bank").unwrap()["last_used_at"].clone()
+}
