@@ -113,21 +113,20 @@ async fn ingest_parsed(
     let st = state.clone();
     let applied = state
         .db
-        .grouped(move |tx| {
+        .grouped_audited(move |tx| {
             Box::pin(async move {
                 let mut touched = Touched::default();
                 match intake::apply(tx, &st, &prepared, &settings, now, history, &mut touched).await? {
                     Ok(receipt) => {
                         // A duplicate wrote nothing: nothing to audit.
-                        if receipt.status == Status::Created {
-                            let entry = entry.records(records(&touched));
-                            audit::append(tx, &st.db, &st.key, now, &entry)
-                                .await
-                                .map_err(|e| audit::audit_failed(&st, e))?;
-                        }
-                        Ok(Ok(receipt))
+                        let pending = (receipt.status == Status::Created).then(|| audit::Pending {
+                            entry: entry.records(records(&touched)),
+                            at: now,
+                            state: st,
+                        });
+                        Ok((Ok(receipt), pending))
                     }
-                    Err(c) => Ok(Err(conflict_error(&prepared.w.source, &prepared.w.upstream_id, &c))),
+                    Err(c) => Ok((Err(conflict_error(&prepared.w.source, &prepared.w.upstream_id, &c)), None)),
                 }
             })
         })

@@ -3,50 +3,65 @@
 use sqlx::Row;
 
 use super::Entry;
-use crate::db::{Db, Tx};
+use crate::db::bulk::{insert_rows, Value};
+use crate::db::{Backend, Db, Tx};
 use crate::pii::DataKey;
 
 /// Chains `entry` after the newest entry, inside the caller's transaction so that the entry
 /// commits with the change it records, or not at all.
 pub async fn append(tx: &mut Tx, db: &Db, key: &DataKey, at: i64, entry: &Entry) -> Result<i64, sqlx::Error> {
-    db.lock_audit_chain(tx).await?;
+    append_all(tx, db.backend, key, &[(at, entry)]).await
+}
+
+/// Chains `entries` (each with its time), in order, after the newest entry: the chain's head is
+/// read once and written once, and the entries go in as few statements as the bind limits
+/// allow. Returns the last sequence number.
+pub async fn append_all(
+    tx: &mut Tx,
+    backend: Backend,
+    key: &DataKey,
+    entries: &[(i64, &Entry)],
+) -> Result<i64, sqlx::Error> {
+    crate::db::lock_audit_chain(backend, tx).await?;
     let last =
         sqlx::query("SELECT seq, mac FROM audit_log ORDER BY seq DESC LIMIT 1").fetch_optional(&mut **tx).await?;
-    let (prev_seq, prev_mac): (i64, Vec<u8>) = match last {
+    let (mut seq, mut mac): (i64, Vec<u8>) = match last {
         Some(row) => (row.try_get("seq")?, row.try_get("mac")?),
         None => (0, Vec::new()),
     };
-    let seq = prev_seq + 1;
-    let stored = Stored {
-        seq,
-        at,
-        actor_id: entry.actor_id,
-        actor: entry.actor.clone(),
-        ip: entry.ip.clone(),
-        action: entry.action.clone(),
-        records: join_records(&entry.records),
-        outcome: entry.outcome.code().to_string(),
-        request_id: entry.request_id.clone(),
-        detail: entry.detail.to_string(),
-    };
-    let mac = key.audit_mac(&prev_mac, &stored.message());
-    sqlx::query(
-        "INSERT INTO audit_log (seq, at, actor_id, actor, ip, action, records, outcome, request_id, detail, mac) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-    )
-    .bind(stored.seq)
-    .bind(stored.at)
-    .bind(stored.actor_id)
-    .bind(&stored.actor)
-    .bind(&stored.ip)
-    .bind(&stored.action)
-    .bind(&stored.records)
-    .bind(&stored.outcome)
-    .bind(&stored.request_id)
-    .bind(&stored.detail)
-    .bind(&mac)
-    .execute(&mut **tx)
-    .await?;
+    let mut rows = Vec::with_capacity(entries.len());
+    for (at, entry) in entries {
+        seq += 1;
+        let stored = Stored {
+            seq,
+            at: *at,
+            actor_id: entry.actor_id,
+            actor: entry.actor.clone(),
+            ip: entry.ip.clone(),
+            action: entry.action.clone(),
+            records: join_records(&entry.records),
+            outcome: entry.outcome.code().to_string(),
+            request_id: entry.request_id.clone(),
+            detail: entry.detail.to_string(),
+        };
+        mac = key.audit_mac(&mac, &stored.message());
+        rows.push(vec![
+            Value::from(stored.seq),
+            stored.at.into(),
+            stored.actor_id.into(),
+            stored.actor.into(),
+            stored.ip.into(),
+            stored.action.into(),
+            stored.records.into(),
+            stored.outcome.into(),
+            stored.request_id.into(),
+            stored.detail.into(),
+            mac.clone().into(),
+        ]);
+    }
+    let columns =
+        ["seq", "at", "actor_id", "actor", "ip", "action", "records", "outcome", "request_id", "detail", "mac"];
+    insert_rows(backend, tx, "audit_log", &columns, rows).await?;
     sqlx::query(
         "INSERT INTO audit_head (id, seq, head_mac) VALUES (1, $1, $2) \
          ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, head_mac = excluded.head_mac",

@@ -11,7 +11,7 @@ mod chain;
 pub mod pages;
 pub mod search;
 
-pub use chain::{append, verify, Broken};
+pub use chain::{append, append_all, verify, Broken};
 
 use crate::app::AppState;
 use crate::auth::Caller;
@@ -126,6 +126,32 @@ pub async fn write(state: &AppState, entry: Entry) -> Result<(), AppError> {
 }
 
 /// Maps a failed audit append to the 503 the architecture requires, counting it for /metrics.
+/// An entry a grouped write leaves for the end of its group (see `db/group.rs`), appended there
+/// with the group's others.
+pub struct Pending {
+    pub state: AppState,
+    pub at: i64,
+    pub entry: Entry,
+}
+
+/// Appends a group's entries in order. On failure, the reason every piece of the group is
+/// refused with (the failure is logged and counted once).
+pub async fn append_pending(
+    tx: &mut crate::db::Tx,
+    backend: crate::db::Backend,
+    pending: &[Pending],
+) -> Result<(), String> {
+    let Some(first) = pending.first() else { return Ok(()) };
+    let entries: Vec<(i64, &Entry)> = pending.iter().map(|p| (p.at, &p.entry)).collect();
+    match append_all(tx, backend, &first.state.key, &entries).await {
+        Ok(_) => Ok(()),
+        Err(e) => match audit_failed(&first.state, e) {
+            AppError::Unavailable(reason) => Err(reason),
+            other => Err(other.to_string()),
+        },
+    }
+}
+
 pub fn audit_failed(state: &AppState, e: sqlx::Error) -> AppError {
     state.metrics.audit_write_failed();
     tracing::error!(error = %e, "audit write failed");

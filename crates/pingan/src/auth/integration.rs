@@ -172,16 +172,8 @@ pub async fn resolve(state: &AppState, meta: &RequestMeta, token: &str) -> Resul
             .record(format!("token:{token_id}"))
             .outcome(audit::Outcome::Denied)
             .detail(serde_json::json!({"path": meta.path, "refused": refusal}));
-        let st = state.clone();
-        state
-            .db
-            .grouped(move |tx| {
-                Box::pin(async move {
-                    audit::append(tx, &st.db, &st.key, now, &entry).await.map_err(|e| audit::audit_failed(&st, e))?;
-                    Ok(())
-                })
-            })
-            .await?;
+        let pending = audit::Pending { state: state.clone(), at: now, entry };
+        state.db.grouped_audited(move |_| Box::pin(async move { Ok(((), Some(pending))) })).await?;
         return Ok(None);
     }
     if row.last_used_at.is_none_or(|at| now - at >= LAST_USED_STEP_MS) {

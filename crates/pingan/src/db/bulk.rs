@@ -106,8 +106,7 @@ const MAX_BINDS: usize = 30_000;
 
 impl Db {
     /// Inserts `rows` (each with one value per column) in as few statements as the bind limits
-    /// allow. SQLite gets anonymous `?` placeholders: it resolves each `$N` by a linear search of
-    /// the names seen so far, which makes a 30,000-value statement cost seconds to prepare.
+    /// allow (see [`insert_rows`]).
     pub async fn insert_rows(
         &self,
         tx: &mut Tx,
@@ -115,36 +114,7 @@ impl Db {
         columns: &[&str],
         rows: Vec<Vec<Value>>,
     ) -> Result<(), sqlx::Error> {
-        let per_statement = (MAX_BINDS / columns.len()).max(1);
-        let mut rows = rows.into_iter().peekable();
-        while rows.peek().is_some() {
-            // Owned, so each value moves into the statement's arguments without a copy.
-            let chunk: Vec<Vec<Value>> = rows.by_ref().take(per_statement).collect();
-            let mut sql = String::with_capacity(64 + chunk.len() * columns.len() * 6);
-            sql.push_str(&format!("INSERT INTO {table} ({}) VALUES ", columns.join(", ")));
-            let mut n = 0;
-            for (i, row) in chunk.iter().enumerate() {
-                debug_assert_eq!(row.len(), columns.len(), "BUG: a bulk row has the wrong number of values");
-                sql.push_str(if i == 0 { "(" } else { ", (" });
-                for j in 0..row.len() {
-                    n += 1;
-                    if j > 0 {
-                        sql.push_str(", ");
-                    }
-                    match self.backend {
-                        Backend::Sqlite => sql.push('?'),
-                        Backend::Postgres => sql.push_str(&format!("${n}")),
-                    }
-                }
-                sql.push(')');
-            }
-            let mut q = sqlx::query(&sql);
-            for v in chunk.into_iter().flatten() {
-                q = v.bind(q);
-            }
-            q.execute(&mut **tx).await?;
-        }
-        Ok(())
+        insert_rows(self.backend, tx, table, columns, rows).await
     }
 
     /// Reserves `n` consecutive-or-not fresh ids for `table` inside `tx`. SQLite: every write goes
@@ -210,4 +180,46 @@ where
         }
     }
     Ok(out)
+}
+
+/// Inserts `rows` (each with one value per column) in as few statements as the bind limits
+/// allow. SQLite gets anonymous `?` placeholders: it resolves each `$N` by a linear search of
+/// the names seen so far, which makes a 30,000-value statement cost seconds to prepare.
+pub async fn insert_rows(
+    backend: Backend,
+    tx: &mut Tx,
+    table: &str,
+    columns: &[&str],
+    rows: Vec<Vec<Value>>,
+) -> Result<(), sqlx::Error> {
+    let per_statement = (MAX_BINDS / columns.len()).max(1);
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        // Owned, so each value moves into the statement's arguments without a copy.
+        let chunk: Vec<Vec<Value>> = rows.by_ref().take(per_statement).collect();
+        let mut sql = String::with_capacity(64 + chunk.len() * columns.len() * 6);
+        sql.push_str(&format!("INSERT INTO {table} ({}) VALUES ", columns.join(", ")));
+        let mut n = 0;
+        for (i, row) in chunk.iter().enumerate() {
+            debug_assert_eq!(row.len(), columns.len(), "BUG: a bulk row has the wrong number of values");
+            sql.push_str(if i == 0 { "(" } else { ", (" });
+            for j in 0..row.len() {
+                n += 1;
+                if j > 0 {
+                    sql.push_str(", ");
+                }
+                match backend {
+                    Backend::Sqlite => sql.push('?'),
+                    Backend::Postgres => sql.push_str(&format!("${n}")),
+                }
+            }
+            sql.push(')');
+        }
+        let mut q = sqlx::query(&sql);
+        for v in chunk.into_iter().flatten() {
+            q = v.bind(q);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
 }

@@ -3,21 +3,26 @@
 //! `synchronous=FULL` pays one fsync for the group instead of one each. On PostgreSQL each
 //! audited write holds the lock that orders the audit chain until it commits, so audited writes
 //! commit one after another whatever the number of connections; grouped, they take the lock
-//! and wait for the commit once per group (bench/warning_api.sh: from 300 to thousands a second).
+//! and wait for the commit once per group (bench/warning_api.sh, figures in the README).
 //!
 //! Each piece of work runs under its own SAVEPOINT: one that fails is rolled back alone and gets
 //! its own error; the others commit. Nobody hears "done" before the shared commit has returned,
 //! so an acknowledged write is as durable as one committed alone.
 //!
-//! A group runs on one connection of the write pool; other writes go on beside it.
+//! A piece's audit entry is appended at the end of its group, with the others': the chain is
+//! read and its head written once per group, and on PostgreSQL the chain's lock is held only
+//! for that last step and the commit, so several groups (one per writer task, each on its own
+//! connection) run at once and queue only there.
 
 use std::any::Any as StdAny;
+use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use sqlx::AnyPool;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Mutex};
 
-use super::Tx;
+use super::{Backend, Tx};
+use crate::audit::Pending;
 use crate::web::error::AppError;
 
 /// How many pieces of work share a commit at most: enough to amortise the fsync, few enough that
@@ -25,7 +30,9 @@ use crate::web::error::AppError;
 const MAX_GROUP: usize = 256;
 
 pub type Output = Box<dyn StdAny + Send>;
-pub type Work = Box<dyn for<'a> FnOnce(&'a mut Tx) -> BoxFuture<'a, Result<Output, AppError>> + Send>;
+/// A piece's answer, and the audit entry it leaves for the end of its group.
+pub type Done = (Output, Option<Pending>);
+pub type Work = Box<dyn for<'a> FnOnce(&'a mut Tx) -> BoxFuture<'a, Result<Done, AppError>> + Send>;
 
 struct Item {
     work: Work,
@@ -38,23 +45,32 @@ pub struct Group {
 }
 
 impl Group {
-    /// Starts the writer task for `pool` (SQLite's single writer connection, or PostgreSQL's
-    /// pool, of which a group takes one connection at a time). The task ends
-    /// when the last `Group` handle is dropped.
-    pub fn start(pool: AnyPool) -> Group {
-        let (queue, mut rx) = mpsc::channel::<Item>(4 * MAX_GROUP);
-        tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                let mut items = vec![first];
-                while items.len() < MAX_GROUP {
-                    match rx.try_recv() {
-                        Ok(item) => items.push(item),
-                        Err(_) => break,
-                    }
+    /// Starts `writers` tasks taking groups from one queue, each on one connection of `pool` at
+    /// a time (SQLite has one writer connection: one task). The tasks end when the last `Group`
+    /// handle is dropped.
+    pub fn start(pool: AnyPool, backend: Backend, writers: usize) -> Group {
+        let (queue, rx) = mpsc::channel::<Item>(4 * MAX_GROUP);
+        let rx = Arc::new(Mutex::new(rx));
+        for _ in 0..writers.max(1) {
+            let (pool, rx) = (pool.clone(), rx.clone());
+            tokio::spawn(async move {
+                loop {
+                    let items = {
+                        let mut rx = rx.lock().await;
+                        let Some(first) = rx.recv().await else { break };
+                        let mut items = vec![first];
+                        while items.len() < MAX_GROUP {
+                            match rx.try_recv() {
+                                Ok(item) => items.push(item),
+                                Err(_) => break,
+                            }
+                        }
+                        items
+                    };
+                    run_group(&pool, backend, items).await;
                 }
-                run_group(&pool, items).await;
-            }
-        });
+            });
+        }
         Group { queue }
     }
 
@@ -68,7 +84,7 @@ impl Group {
     }
 }
 
-async fn run_group(pool: &AnyPool, items: Vec<Item>) {
+async fn run_group(pool: &AnyPool, backend: Backend, items: Vec<Item>) {
     let mut tx = match pool.begin().await {
         Ok(tx) => tx,
         Err(e) => return fail_all(items.into_iter().map(|i| i.done), &e),
@@ -78,6 +94,7 @@ async fn run_group(pool: &AnyPool, items: Vec<Item>) {
     }
     let last = items.len() - 1;
     let mut results = Vec::with_capacity(items.len());
+    let mut pending = Vec::new();
     for (at, item) in items.into_iter().enumerate() {
         let result = (item.work)(&mut tx).await;
         // One round trip to the writer closes this piece's savepoint and opens the next one's:
@@ -96,7 +113,19 @@ async fn run_group(pool: &AnyPool, items: Vec<Item>) {
                 return fail_all(results.into_iter().map(|(d, _)| d), &e);
             }
         }
+        let result = result.map(|(output, entry)| {
+            pending.extend(entry);
+            output
+        });
         results.push((item.done, result));
+    }
+    // Nothing commits without its audit entry (ARCHITECTURE.md): if they cannot be written,
+    // the whole group is refused and rolled back.
+    if let Err(failed) = crate::audit::append_pending(&mut tx, backend, &pending).await {
+        for (done, _) in results {
+            let _ = done.send(Err(AppError::Unavailable(failed.clone())));
+        }
+        return;
     }
     if let Err(e) = tx.commit().await {
         return fail_all(results.into_iter().map(|(d, _)| d), &e);

@@ -60,7 +60,8 @@ impl Db {
                 .map_err(|e| anyhow::anyhow!("cannot connect to PostgreSQL: {e}"))?;
             let _alive = std::sync::Arc::new(());
             let (write, read) = (pool.clone(), pool);
-            let group = group::Group::start(write.clone());
+            // Several groups at once: each queues for the audit chain's lock only at its end.
+            let group = group::Group::start(write.clone(), Backend::Postgres, PG_GROUP_WRITERS);
             return Ok(Db { backend: Backend::Postgres, write, read, group, checkpointer: None, _alive });
         }
         let Some(path) = url.strip_prefix("sqlite://") else {
@@ -69,7 +70,7 @@ impl Db {
         let rwc = format!("sqlite://{path}?mode=rwc");
         let write = sqlite_pool(&rwc, 1, WRITER_CACHE_KIB).await?;
         let read = sqlite_pool(&rwc, 4, READER_CACHE_KIB).await?;
-        let group = group::Group::start(write.clone());
+        let group = group::Group::start(write.clone(), Backend::Sqlite, 1);
         let _alive = std::sync::Arc::new(());
         let checkpointer = sqlite_pool(&rwc, 1, READER_CACHE_KIB).await?;
         checkpoint::start(checkpointer.clone(), std::sync::Arc::downgrade(&_alive));
@@ -90,7 +91,7 @@ impl Db {
 
     /// Runs `work` inside a group of others that share one transaction and its commit, under a
     /// savepoint of its own: applied whole or not at all, and answered after the commit. For
-    /// small, hot writes (intake, a token's last use).
+    /// small, hot writes (a token's last use).
     pub async fn grouped<T, F>(&self, work: F) -> Result<T, crate::web::error::AppError>
     where
         T: Send + 'static,
@@ -98,9 +99,26 @@ impl Db {
             + Send
             + 'static,
     {
+        self.grouped_audited(move |tx| Box::pin(async move { work(tx).await.map(|v| (v, None)) })).await
+    }
+
+    /// As [`Db::grouped`], for work that leaves an audit entry: appended at the end of the group
+    /// with the others' (see `group.rs`), so it commits with the work or not at all. For intake.
+    pub async fn grouped_audited<T, F>(&self, work: F) -> Result<T, crate::web::error::AppError>
+    where
+        T: Send + 'static,
+        F: for<'a> FnOnce(
+                &'a mut Tx,
+            ) -> futures_util::future::BoxFuture<
+                'a,
+                Result<(T, Option<crate::audit::Pending>), crate::web::error::AppError>,
+            > + Send
+            + 'static,
+    {
         use crate::web::error::AppError;
-        let boxed: group::Work =
-            Box::new(move |tx| Box::pin(async move { work(tx).await.map(|v| Box::new(v) as group::Output) }));
+        let boxed: group::Work = Box::new(move |tx| {
+            Box::pin(async move { work(tx).await.map(|(v, entry)| (Box::new(v) as group::Output, entry)) })
+        });
         let out = self.group.run(boxed).await?;
         out.downcast::<T>()
             .map(|b| *b)
@@ -110,10 +128,7 @@ impl Db {
     /// Serialises audit appends across every server sharing the database. SQLite needs
     /// nothing: its single writer connection already orders them.
     pub async fn lock_audit_chain(&self, tx: &mut Tx) -> Result<(), sqlx::Error> {
-        if self.backend == Backend::Postgres {
-            tx.execute("SELECT pg_advisory_xact_lock(730001)").await?;
-        }
-        Ok(())
+        lock_audit_chain(self.backend, tx).await
     }
 
     /// Appended to a claiming SELECT: on PostgreSQL several servers claim due jobs at once
@@ -158,6 +173,18 @@ impl Db {
         }
         out
     }
+}
+
+/// Group-commit writer tasks on PostgreSQL, each holding one of the pool's connections while it
+/// runs a group.
+const PG_GROUP_WRITERS: usize = 4;
+
+/// As [`Db::lock_audit_chain`], where only the engine is at hand (a group commit's end).
+pub async fn lock_audit_chain(backend: Backend, tx: &mut Tx) -> Result<(), sqlx::Error> {
+    if backend == Backend::Postgres {
+        tx.execute("SELECT pg_advisory_xact_lock(730001)").await?;
+    }
+    Ok(())
 }
 
 /// Page cache of the one writer: a bulk load dirties index pages all over the tables, and each

@@ -51,3 +51,47 @@ async fn concurrent_grouped_writes_land_and_a_failing_one_is_rolled_back_alone()
         .unwrap();
     assert_eq!(refused, 0);
 }
+
+#[tokio::test]
+async fn a_groups_audit_entries_land_in_order_with_their_work_and_the_chain_holds() {
+    let app = spawn_app().await;
+    let head = app.audit_head().await;
+    let mut tasks = Vec::new();
+    for i in 0..120 {
+        let state = app.state.clone();
+        tasks.push(tokio::spawn(async move {
+            let db = state.db.clone();
+            db.grouped_audited(move |tx| {
+                Box::pin(async move {
+                    sqlx::query("INSERT INTO meta (key, value) VALUES ($1, 'x')")
+                        .bind(format!("audited-{i}"))
+                        .execute(&mut **tx)
+                        .await?;
+                    if i % 7 == 2 {
+                        return Err(AppError::invalid("i", format!("{i} is refused")));
+                    }
+                    let entry = pingan::audit::Entry::cli("test.grouped").record(format!("meta:audited-{i}"));
+                    Ok((i, Some(pingan::audit::Pending { state, at: i, entry })))
+                })
+            })
+            .await
+        }));
+    }
+    let mut landed = Vec::new();
+    for t in tasks {
+        if let Ok(i) = t.await.unwrap() {
+            landed.push(i);
+        }
+    }
+    assert_eq!(landed.len(), (0..120).filter(|i| i % 7 != 2).count(), "every seventh (from 2) is refused");
+    let entries = app.audit_since(head).await;
+    let mut audited: Vec<i64> =
+        entries.iter().map(|e| e.2.trim_matches(',').trim_start_matches("meta:audited-").parse().unwrap()).collect();
+    assert_eq!(audited.len(), landed.len(), "one entry per piece that committed, none for the refused");
+    audited.sort_unstable();
+    let mut expected = landed.clone();
+    expected.sort_unstable();
+    assert_eq!(audited, expected);
+    let verified = pingan::audit::verify(&app.state.db, &app.state.key).await.unwrap();
+    assert!(verified.is_ok(), "the chain holds: {verified:?}");
+}
