@@ -180,34 +180,14 @@ where
     Ok((subject, route))
 }
 
-/// The route of a matched resident: their grid (from the current address), its responsible
-/// officer, and the post and station above it.
+/// The route of a matched resident (a case matched by hand): as a warning about them is routed.
 pub async fn route_resident<'c, E>(ex: E, resident_id: i64) -> Result<Option<Route>, sqlx::Error>
 where
     E: Executor<'c, Database = Any> + Copy,
 {
-    let row: Option<(Option<i64>, i64)> = sqlx::query_as("SELECT grid_id, node_id FROM residents WHERE id = $1")
-        .bind(resident_id)
-        .fetch_optional(ex)
-        .await?;
-    let Some((grid_id, node_id)) = row else { return Ok(None) };
-    let owner = grid_id.unwrap_or(node_id);
-    let officer_id: Option<i64> = match grid_id {
-        Some(g) => {
-            sqlx::query_scalar("SELECT account_id FROM grid_team WHERE node_id = $1 AND duty = 'responsible'")
-                .bind(g)
-                .fetch_optional(ex)
-                .await?
-        }
-        None => None,
-    };
-    Ok(Some(Route {
-        grid_id,
-        post_id: nearest(ex, owner, "post").await?,
-        station_id: nearest(ex, owner, "station").await?,
-        node_id: owner,
-        officer_id,
-    }))
+    let sql = format!("{RESIDENT_FACTS} WHERE r.id = $1");
+    let row = sqlx::query(&sql).bind(resident_id).fetch_optional(ex).await?;
+    Ok(row.map(|row| resident_facts(&row)).transpose()?.map(|r| r.route))
 }
 
 /// The route of a warning no resident matched: the station of the ID number's region, else the

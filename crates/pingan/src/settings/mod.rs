@@ -28,8 +28,13 @@ pub async fn get_versioned<T: DeserializeOwned + Default>(db: &Db, key: &str) ->
             .bind(key)
             .fetch_optional(db.reader())
             .await?;
+    decode(row.as_ref().map(|(v, version)| (v.as_str(), *version)))
+}
+
+/// A stored value and its version, or the default at version 0 when it was never set.
+fn decode<T: DeserializeOwned + Default>(row: Option<(&str, i64)>) -> anyhow::Result<(T, i64)> {
     match row {
-        Some((v, version)) => Ok((serde_json::from_str(&v)?, version)),
+        Some((v, version)) => Ok((serde_json::from_str(v)?, version)),
         None => Ok((T::default(), 0)),
     }
 }
@@ -54,10 +59,7 @@ impl Newest {
 
     /// As [`get_versioned`], for a key this was loaded with.
     pub fn get_versioned<T: DeserializeOwned + Default>(&self, key: &str) -> anyhow::Result<(T, i64)> {
-        match self.0.get(key) {
-            Some((v, version)) => Ok((serde_json::from_str(v)?, *version)),
-            None => Ok((T::default(), 0)),
-        }
+        decode(self.0.get(key).map(|(v, version)| (v.as_str(), *version)))
     }
 }
 
