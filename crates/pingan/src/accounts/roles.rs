@@ -65,8 +65,7 @@ fn parse(input: &RoleInput) -> Result<crate::auth::PermissionSet, AppError> {
         return Err(AppError::invalid("code", "2 to 32 lower-case letters, digits or _"));
     }
     for (field, name) in [("name_zh", &input.name_zh), ("name_en", &input.name_en)] {
-        let n = name.trim().chars().count();
-        if n == 0 || n > 50 {
+        if name.chars().count() > 50 || name.trim().is_empty() {
             return Err(AppError::invalid(field, "a name of 1 to 50 characters is required"));
         }
     }

@@ -199,10 +199,12 @@ pub async fn create_in(
     now: i64,
 ) -> Result<(i64, Option<String>), AppError> {
     check_username(&input.username)?;
+    AppError::check_len("name", &input.name, 50)?;
     let name = input.name.trim();
-    if name.is_empty() || name.chars().count() > 50 {
+    if name.is_empty() {
         return Err(AppError::invalid("name", "a name of 1 to 50 characters is required"));
     }
+    AppError::check_len("police_number", input.police_number.as_deref().unwrap_or(""), 16)?;
     let police_number = input.police_number.as_deref().map(str::trim).filter(|s| !s.is_empty());
     if let Some(pn) = police_number {
         if pn.len() > 16 || !pn.chars().all(|c| c.is_ascii_alphanumeric()) {

@@ -282,32 +282,31 @@ pub fn parse(input: &WarningInput, now: i64) -> Result<Warning, Refusal> {
 }
 
 fn required_text(field: &'static str, s: &str, max: usize) -> Result<String, Refusal> {
-    let t = s.trim();
+    let t = trimmed(field, s, max)?;
     if t.is_empty() {
         return Err((field, "required".into()));
     }
-    check_chars(field, t, max)?;
     Ok(t.to_string())
 }
 
 fn optional_text(field: &'static str, s: Option<&str>, max: usize) -> Result<Option<String>, Refusal> {
-    match s.map(str::trim).filter(|t| !t.is_empty()) {
-        Some(t) => {
-            check_chars(field, t, max)?;
-            Ok(Some(t.to_string()))
-        }
+    match s {
+        Some(raw) => Ok(Some(trimmed(field, raw, max)?).filter(|t| !t.is_empty()).map(str::to_string)),
         None => Ok(None),
     }
 }
 
-fn check_chars(field: &'static str, t: &str, max: usize) -> Result<(), Refusal> {
-    if t.chars().count() > max {
+/// The bound is on what was sent, as the API document's maxLength is; control characters are
+/// refused only inside the text, since surrounding whitespace is trimmed away.
+fn trimmed<'a>(field: &'static str, raw: &'a str, max: usize) -> Result<&'a str, Refusal> {
+    if raw.chars().count() > max {
         return Err((field, format!("at most {max} characters")));
     }
+    let t = raw.trim();
     if t.chars().any(char::is_control) {
         return Err((field, "control characters are not allowed".into()));
     }
-    Ok(())
+    Ok(t)
 }
 
 fn bounded(field: &'static str, v: Option<i64>, max: i64) -> Result<Option<i64>, Refusal> {

@@ -153,13 +153,14 @@ pub async fn save_regions(
     let mut tx = state.db.begin().await?;
     sqlx::query("DELETE FROM fraud_region_stations").execute(&mut *tx).await?;
     for (i, r) in rows.iter().enumerate() {
-        let region = r.region.trim();
+        // The page trims what was typed; the API takes values exactly as its document describes.
+        let region = r.region.as_str();
         if region.len() != 6 || !region.bytes().all(|b| b.is_ascii_digit()) {
             return Err(AppError::invalid(format!("regions[{i}].region"), "six digits of GB/T 2260, e.g. 410702"));
         }
         let node: Option<(i64, String)> =
             sqlx::query_as("SELECT id, kind FROM org_nodes WHERE code = $1 AND valid_to IS NULL")
-                .bind(r.station_code.trim())
+                .bind(&r.station_code)
                 .fetch_optional(&mut *tx)
                 .await?;
         let node = match node {

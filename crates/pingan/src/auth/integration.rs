@@ -45,8 +45,9 @@ pub async fn create(
     caller.require(Permission::TokensManage)?;
     let by = caller.account_id_or_forbidden()?;
     let now = state.clock.now_ms();
+    AppError::check_len("name", &input.name, 100)?;
     let name = input.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
+    if name.is_empty() {
         return Err(AppError::invalid("name", "a name of 1 to 100 characters is required"));
     }
     let mut perms = PermissionSet::default();

@@ -189,7 +189,7 @@ pub async fn find(
     per_page: i64,
 ) -> Result<(Vec<Address>, i64), AppError> {
     let scope = scope_of(state, caller).await?;
-    super::model::check_len("q", q.q.as_deref().unwrap_or(""), 100)?;
+    AppError::check_len("q", q.q.as_deref().unwrap_or(""), 100)?;
     let text = q.q.as_deref().map(str::trim).unwrap_or("");
     let filter = format!(
         "a.node_id IN ({}) AND a.text LIKE $1 ESCAPE '\\' AND ($2 = 0 OR a.grid_id = $2)",

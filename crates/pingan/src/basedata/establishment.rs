@@ -69,8 +69,8 @@ struct Checked {
 }
 
 fn check(input: &EstablishmentInput) -> Result<Checked, AppError> {
-    super::model::check_len("credit_code", input.credit_code.as_deref().unwrap_or(""), 30)?;
-    super::model::check_len("phone", input.phone.as_deref().unwrap_or(""), 30)?;
+    AppError::check_len("credit_code", input.credit_code.as_deref().unwrap_or(""), 30)?;
+    AppError::check_len("phone", input.phone.as_deref().unwrap_or(""), 30)?;
     let name = check_text(&input.name, 1, 100).map_err(|r| AppError::invalid("name", r))?;
     let credit_code = match input.credit_code.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(c) => Some(check_credit_code(c).map_err(|r| AppError::invalid("credit_code", r))?),
@@ -233,8 +233,8 @@ pub async fn find(
         return Err(AppError::Forbidden("this needs the permission people:read or people:read_masked".into()));
     }
     let scope = scope_of(state, caller).await?;
-    super::model::check_len("name", q.name.as_deref().unwrap_or(""), 100)?;
-    super::model::check_len("credit_code", q.credit_code.as_deref().unwrap_or(""), 30)?;
+    AppError::check_len("name", q.name.as_deref().unwrap_or(""), 100)?;
+    AppError::check_len("credit_code", q.credit_code.as_deref().unwrap_or(""), 30)?;
     let name = q.name.as_deref().map(str::trim).unwrap_or("");
     let credit = match q.credit_code.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(c) => check_credit_code(c).map_err(|r| AppError::invalid("credit_code", r))?,

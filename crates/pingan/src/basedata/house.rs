@@ -252,7 +252,7 @@ pub async fn find(
     page: i64,
     per_page: i64,
 ) -> Result<(Vec<House>, i64), AppError> {
-    super::model::check_len("q", q.q.as_deref().unwrap_or(""), 100)?;
+    AppError::check_len("q", q.q.as_deref().unwrap_or(""), 100)?;
     for (field, v) in [("grid_id", q.grid_id), ("address_id", q.address_id)] {
         if v.is_some_and(|v| v < 1) {
             return Err(AppError::invalid(field, "a record number, at least 1"));

@@ -109,14 +109,6 @@ vocabulary! {
     }
 }
 
-/// Refuses a raw value longer than the API document allows, before any trimming or parsing.
-pub fn check_len(field: &str, s: &str, max: usize) -> Result<(), crate::web::error::AppError> {
-    if s.chars().count() > max {
-        return Err(crate::web::error::AppError::invalid(field, format!("at most {max} characters")));
-    }
-    Ok(())
-}
-
 /// The datum coordinates arrive in; stored coordinates are always WGS-84.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]

@@ -114,7 +114,7 @@ pub async fn find(
     let mut binds: Vec<Bind> = Vec::new();
     let mut tail = Tail::None;
     for (field, value) in [("name", &q.name), ("id_number", &q.id_number), ("phone", &q.phone)] {
-        super::model::check_len(field, value.as_deref().unwrap_or(""), if field == "name" { 50 } else { 30 })?;
+        AppError::check_len(field, value.as_deref().unwrap_or(""), if field == "name" { 50 } else { 30 })?;
     }
     if let Some(name) = q.name.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         if name.chars().count() > 50 {

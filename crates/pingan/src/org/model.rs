@@ -82,8 +82,7 @@ pub fn check_code(code: &str) -> Result<(), &'static str> {
 }
 
 pub fn check_name(name: &str) -> Result<(), &'static str> {
-    let n = name.trim().chars().count();
-    if n == 0 || n > 100 {
+    if name.chars().count() > 100 || name.trim().is_empty() {
         return Err("a name of 1 to 100 characters is required");
     }
     Ok(())

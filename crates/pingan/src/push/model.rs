@@ -32,10 +32,10 @@ crate::antifraud::model::codes! {
 /// A webhook address: http or https, a host, no user name or password (they would sit in the
 /// database and the logs in clear), at most 2,000 characters.
 pub fn check_url(url: &str) -> Result<(), &'static str> {
-    let url = url.trim();
-    if url.len() > 2000 {
+    if url.chars().count() > 2000 {
         return Err("at most 2000 characters");
     }
+    let url = url.trim();
     let rest =
         url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")).ok_or("an http:// or https:// address")?;
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");

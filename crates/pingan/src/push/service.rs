@@ -60,12 +60,10 @@ pub struct Queued {
 }
 
 fn text(field: &str, s: &str, max: usize) -> Result<String, AppError> {
+    AppError::check_len(field, s, max)?;
     let s = s.trim();
     if s.is_empty() {
         return Err(AppError::invalid(field, "required"));
-    }
-    if s.chars().count() > max {
-        return Err(AppError::invalid(field, format!("at most {max} characters")));
     }
     if s.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
         return Err(AppError::invalid(field, "control characters are not allowed"));
@@ -102,10 +100,8 @@ pub async fn add_destination(
     caller.require(Permission::PushManage)?;
     let name = text("name", &d.name, 100)?;
     check_url(&d.url).map_err(|r| AppError::invalid("url", r))?;
+    AppError::check_len("secret", d.secret.as_deref().unwrap_or(""), 200)?;
     let secret = d.secret.as_deref().map(str::trim).filter(|s| !s.is_empty());
-    if secret.is_some_and(|s| s.len() > 200) {
-        return Err(AppError::invalid("secret", "at most 200 characters"));
-    }
     if secret.is_some() && d.kind != DestinationKind::Dingtalk {
         return Err(AppError::invalid("secret", "only DingTalk robots sign their requests"));
     }

@@ -39,6 +39,15 @@ impl AppError {
         AppError::Invalid { field: field.into(), reason: reason.into() }
     }
 
+    /// Refuses a raw value longer than the API document allows. The document's `maxLength` counts
+    /// what was sent, so this runs before any trimming or parsing.
+    pub fn check_len(field: &str, raw: &str, max: usize) -> Result<(), AppError> {
+        if raw.chars().count() > max {
+            return Err(AppError::invalid(field, format!("at most {max} characters")));
+        }
+        Ok(())
+    }
+
     pub fn conflict(field: &str, reason: impl Into<String>) -> AppError {
         AppError::Conflict { field: Some(field.to_string()), reason: reason.into() }
     }

@@ -132,6 +132,13 @@ async fn phones_are_masked_and_unmasked_only_with_a_reason_that_is_audited() {
         app.post(&format!("/api/v1/accounts/{id}/unmask-phone"), Some(&head_token), json!({"reason": ""})).await;
     assert_eq!(status, 422);
     assert_eq!(body["error"]["field"], "reason");
+    // The API document bounds what is sent: 201 characters are refused even when trimming would
+    // leave 200.
+    let padded = format!("\n{}", "核".repeat(200));
+    let (status, body) =
+        app.post(&format!("/api/v1/accounts/{id}/unmask-phone"), Some(&head_token), json!({"reason": padded})).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["error"]["field"], "reason");
     let head = app.audit_head().await;
     let (status, body) = app
         .post(&format!("/api/v1/accounts/{id}/unmask-phone"), Some(&head_token), json!({"reason": "通知紧急集合"}))
