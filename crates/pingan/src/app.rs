@@ -44,6 +44,8 @@ pub struct AppState {
     /// second (see `cache`).
     pub tokens: Arc<crate::cache::Fresh<Vec<u8>, crate::auth::integration::TokenRow>>,
     pub antifraud_settings: Arc<crate::cache::Fresh<(), crate::antifraud::intake::Settings>>,
+    /// Live warnings queued to be written together (see `antifraud::live`).
+    pub warning_writer: crate::antifraud::live::Queue,
 }
 
 impl AppState {
@@ -55,6 +57,7 @@ impl AppState {
     /// warnings through the real intake path before any server runs.
     pub async fn with_key(db: Db, key: Arc<DataKey>, clock: Clock, config: Config) -> anyhow::Result<AppState> {
         let demo = crate::meta::is_demo(&db).await?;
+        let warning_writer = crate::antifraud::live::Queue::start(db.group_writers());
         Ok(AppState {
             db,
             key,
@@ -70,6 +73,7 @@ impl AppState {
             shutdown: tokio_util::sync::CancellationToken::new(),
             tokens: Arc::default(),
             antifraud_settings: Arc::default(),
+            warning_writer,
         })
     }
 

@@ -17,16 +17,17 @@ use std::ops::Range;
 use sqlx::Row as _;
 
 use super::intake::{self, Prepared, Settings, Touched};
-use super::matching::{self, Subject};
-use super::model::{Grade, Reason, Warning};
+use super::matching;
+use super::model::{Grade, Warning};
 use super::routes::Routes;
 use super::rules;
 use super::service::{Chunk, ItemResult, MAX_BATCH};
-use super::store::{self, StoredWarning, WARNING_COLUMNS};
+use super::store::{self, WARNING_COLUMNS};
+use super::together::{self, Case};
 use crate::app::AppState;
 use crate::audit::{self, Entry};
-use crate::db::bulk::{fetch_in, marks, Value};
-use crate::db::{Backend, Tx};
+use crate::db::bulk::{fetch_in, Value};
+use crate::db::Tx;
 use crate::web::error::AppError;
 
 /// A resident a chunk names, as read: routed through [`Routes`] in memory.
@@ -213,33 +214,6 @@ async fn prepare(
     Ok(out)
 }
 
-/// Who a case is about: the resident, else (for the unmatched) the keyed hash.
-#[derive(Clone, PartialEq, Eq, Hash)]
-enum CaseKey {
-    Resident(i64),
-    Subject(Vec<u8>),
-}
-
-fn case_key(s: &Subject) -> Option<CaseKey> {
-    match (s.resident_id, &s.subject_hash) {
-        (Some(r), _) => Some(CaseKey::Resident(r)),
-        (None, Some(h)) => Some(CaseKey::Subject(h.clone())),
-        (None, None) => None,
-    }
-}
-
-/// A history case as this chunk sees it: read from the database, or opened by the chunk.
-struct Case {
-    id: i64,
-    opened_at: i64,
-    last_warning_at: i64,
-    grade: Grade,
-    reasons: Vec<Reason>,
-    /// Warnings this chunk added (for a case read from the database), else all of them.
-    added: i64,
-    fresh: Option<usize>,
-}
-
 /// Applies the items in `tx`, counting each in its batch of `subs`.
 async fn write(
     tx: &mut Tx,
@@ -251,9 +225,12 @@ async fn write(
 ) -> Result<(), AppError> {
     let db = &state.db;
     let window = settings.rules.merge_window_hours * 3_600_000;
-    let mut stored = existing(tx, db.backend, prepared).await?;
-
-    let mut cases = history_cases(tx, db.backend, prepared, window).await?;
+    let mut stored = together::existing(tx, db.backend, prepared).await?;
+    let Some(since) = prepared.iter().map(|p| p.w.event_at).min().map(|t| t - window) else {
+        return Ok(());
+    };
+    let subjects = prepared.iter().map(|p| &p.subject);
+    let mut cases = together::cases_about(tx, db.backend, subjects, since, "history").await?;
 
     let case_ids = db.reserve_ids(tx, "fraud_cases", prepared.len()).await?.into_iter();
     let mut case_ids = case_ids.peekable();
@@ -296,11 +273,8 @@ async fn write(
             continue;
         }
         let received = w.event_at;
-        let key_cases = case_key(&p.subject).map(|k| cases.entry(k).or_default());
-        let existing_case = key_cases.as_ref().and_then(|list| {
-            // The newest case opened within the window, as `store::open_case_in`.
-            list.iter().rposition(|c| c.opened_at >= received - window)
-        });
+        let key_cases = together::case_key(&p.subject).map(|k| cases.entry(k).or_default());
+        let existing_case = key_cases.as_ref().and_then(|list| Case::joinable(list, received, window));
         let case_id = match (key_cases, existing_case) {
             (Some(list), Some(at)) => {
                 let c = &mut list[at];
@@ -318,6 +292,11 @@ async fn write(
                     last_warning_at: received,
                     grade: p.grade,
                     reasons: p.reasons.clone(),
+                    node_id: p.route.node_id,
+                    contact_due_at: None,
+                    visit_due_at: None,
+                    first_contact_at: None,
+                    visited_at: None,
                     added: 1,
                     fresh: Some(at),
                 };
@@ -334,7 +313,7 @@ async fn write(
         let mut row = vec![Value::from(warning_id)];
         row.extend(columns.values());
         warnings.push(row);
-        stored.insert(key, stored_form(warning_id, case_id, p));
+        stored.insert(key, together::stored_form(warning_id, case_id, p));
         chunk.created += 1;
         touched.warnings.push(warning_id);
         touched.cases.push(case_id);
@@ -356,30 +335,15 @@ async fn write(
     for list in cases.values().chain([&keyless]) {
         for c in list {
             match c.fresh {
-                Some(i) => new_cases.push(case_row(&prepared[i], c)),
+                Some(i) => new_cases.push(together::case_row(&prepared[i], c, "history")),
                 None if c.added > 0 => grown.push(c),
                 None => {}
             }
         }
     }
     // Parents first: warnings and candidates name their case.
-    db.insert_rows(tx, "fraud_cases", &CASE_COLUMNS, new_cases).await?;
-
-    let grown: Vec<Vec<Value>> = grown
-        .into_iter()
-        .map(|c| {
-            let reasons = rules::reasons_code(&c.reasons);
-            vec![
-                c.id.into(),
-                c.added.into(),
-                c.last_warning_at.into(),
-                c.grade.code().into(),
-                c.grade.rank().into(),
-                reasons.into(),
-            ]
-        })
-        .collect();
-    store::grow_cases(db, tx, grown).await?;
+    db.insert_rows(tx, "fraud_cases", &together::CASE_COLUMNS, new_cases).await?;
+    store::grow_cases(db, tx, grown.into_iter().map(Case::grown).collect()).await?;
 
     let mut columns = vec!["id"];
     columns.extend(WARNING_COLUMNS);
@@ -387,180 +351,4 @@ async fn write(
 
     db.insert_rows(tx, "fraud_candidates", &["case_id", "resident_id"], candidates).await?;
     Ok(())
-}
-
-const CASE_COLUMNS: [&str; 20] = [
-    "id",
-    "resident_id",
-    "subject_hash",
-    "opened_at",
-    "last_warning_at",
-    "warnings",
-    "grade",
-    "grade_rank",
-    "reasons",
-    "kind",
-    "state",
-    "match_state",
-    "grid_id",
-    "post_id",
-    "station_id",
-    "node_id",
-    "officer_id",
-    "contact_due_at",
-    "visit_due_at",
-    "history",
-];
-
-/// A case opened by the warning `p`, with what later warnings of the chunk added to it.
-fn case_row(p: &Prepared, c: &Case) -> Vec<Value> {
-    vec![
-        c.id.into(),
-        p.subject.resident_id.into(),
-        p.subject.subject_hash.clone().into(),
-        c.opened_at.into(),
-        c.last_warning_at.into(),
-        c.added.into(),
-        c.grade.code().into(),
-        c.grade.rank().into(),
-        rules::reasons_code(&c.reasons).into(),
-        p.w.kind.code().into(),
-        "history".into(),
-        p.subject.kind.code().into(),
-        p.route.grid_id.into(),
-        p.route.post_id.into(),
-        p.route.station_id.into(),
-        p.route.node_id.into(),
-        p.route.officer_id.into(),
-        Value::Int(None),
-        Value::Int(None),
-        1i64.into(),
-    ]
-}
-
-/// A warning stored by this chunk, as the idempotency check of a later row sees it.
-fn stored_form(id: i64, case_id: i64, p: &Prepared) -> StoredWarning {
-    let w = &p.w;
-    StoredWarning {
-        id,
-        case_id,
-        grade: p.grade.code().to_string(),
-        event_at: w.event_at,
-        name: w.name.clone(),
-        id_hash: p.id_hash.clone(),
-        phone_hash: p.phone_hash.clone(),
-        kind: w.kind.code().to_string(),
-        contacts_count: w.contacts_count,
-        longest_call_s: w.longest_call_s,
-        app_installed: w.app_installed.map(i64::from),
-        app_name: w.app_name.clone(),
-        amount_fen: w.amount_fen,
-        flagged_account: w.flagged_account.clone(),
-    }
-}
-
-/// The stored warnings of the chunk's (source, upstream_id) keys.
-async fn existing(
-    tx: &mut Tx,
-    backend: Backend,
-    prepared: &[Prepared],
-) -> Result<HashMap<(String, String), StoredWarning>, sqlx::Error> {
-    let mut by_source: HashMap<&str, Vec<String>> = HashMap::new();
-    for p in prepared {
-        by_source.entry(&p.w.source).or_default().push(p.w.upstream_id.clone());
-    }
-    let mut out = HashMap::new();
-    for (source, ids) in by_source {
-        for part in ids.chunks(500) {
-            let sql = format!(
-                "SELECT {}, upstream_id FROM fraud_warnings WHERE upstream_id IN ({}) AND source = {}",
-                store::STORED_COLUMNS,
-                marks(backend, 1, part.len()),
-                marks(backend, part.len() + 1, 1),
-            );
-            let mut q = sqlx::query(&sql);
-            for id in part {
-                q = q.bind(id);
-            }
-            q = q.bind(source);
-            for row in q.fetch_all(&mut **tx).await? {
-                let upstream: String = row.try_get("upstream_id")?;
-                let s: StoredWarning = sqlx::FromRow::from_row(&row)?;
-                out.insert((source.to_string(), upstream), s);
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// The history cases about the chunk's people that a warning of the chunk could join: opened
-/// no earlier than the window before its earliest warning. Each list is in id order.
-async fn history_cases(
-    tx: &mut Tx,
-    backend: Backend,
-    prepared: &[Prepared],
-    window: i64,
-) -> Result<HashMap<CaseKey, Vec<Case>>, sqlx::Error> {
-    let Some(since) = prepared.iter().map(|p| p.w.event_at).min().map(|t| t - window) else {
-        return Ok(HashMap::new());
-    };
-    let mut residents: Vec<i64> = Vec::new();
-    let mut subjects: Vec<Vec<u8>> = Vec::new();
-    for p in prepared {
-        match case_key(&p.subject) {
-            Some(CaseKey::Resident(r)) => residents.push(r),
-            Some(CaseKey::Subject(h)) => subjects.push(h),
-            None => {}
-        }
-    }
-    residents.sort_unstable();
-    residents.dedup();
-    subjects.sort_unstable();
-    subjects.dedup();
-    let cols = "id, resident_id, subject_hash, opened_at, last_warning_at, grade_rank, reasons";
-    let mut rows = Vec::new();
-    for part in residents.chunks(500) {
-        // Our own integer ids, written into the SQL: no text from outside.
-        let list = part.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-        let sql = format!(
-            "SELECT {cols} FROM fraud_cases WHERE resident_id IN ({list}) AND state = 'history' AND opened_at >= $1"
-        );
-        rows.extend(sqlx::query(&sql).bind(since).fetch_all(&mut **tx).await?);
-    }
-    for part in subjects.chunks(500) {
-        let sql = format!(
-            "SELECT {cols} FROM fraud_cases WHERE {} AND subject_hash IN ({}) AND state = 'history' \
-             AND opened_at >= {}",
-            store::UNMATCHED,
-            marks(backend, 1, part.len()),
-            marks(backend, part.len() + 1, 1),
-        );
-        let mut q = sqlx::query(&sql);
-        for h in part {
-            q = q.bind(h);
-        }
-        q = q.bind(since);
-        rows.extend(q.fetch_all(&mut **tx).await?);
-    }
-    let mut out: HashMap<CaseKey, Vec<Case>> = HashMap::new();
-    for row in rows {
-        let key = match row.try_get::<Option<i64>, _>("resident_id")? {
-            Some(r) => CaseKey::Resident(r),
-            None => CaseKey::Subject(row.try_get("subject_hash")?),
-        };
-        let reasons: String = row.try_get("reasons")?;
-        out.entry(key).or_default().push(Case {
-            id: row.try_get("id")?,
-            opened_at: row.try_get("opened_at")?,
-            last_warning_at: row.try_get("last_warning_at")?,
-            grade: Grade::from_rank(row.try_get("grade_rank")?),
-            reasons: rules::parse_reasons(&reasons),
-            added: 0,
-            fresh: None,
-        });
-    }
-    for list in out.values_mut() {
-        list.sort_by_key(|c| c.id);
-    }
-    Ok(out)
 }

@@ -98,9 +98,9 @@ pub async fn ingest_system(state: &AppState, w: Warning, action: &str) -> Result
 }
 
 /// The one path a single parsed warning takes: prepared on the read pool, then applied and
-/// audited (`entry`, with the records it touched) in one write. The write is grouped: the
-/// warnings arriving together share one commit (on SQLite one fsync, on PostgreSQL one wait for
-/// the audit chain's lock) (bench/warning_api.sh). Subscribers are woken after the commit.
+/// audited (`entry`, with the records it touched) in one write. A live warning is written with
+/// the others that arrived while the previous write committed (`live.rs`); a history one alone,
+/// in a group commit. Subscribers are woken after the commit.
 async fn ingest_parsed(
     state: &AppState,
     w: Warning,
@@ -110,31 +110,32 @@ async fn ingest_parsed(
 ) -> Result<Accepted, AppError> {
     let settings = Settings::load(state).await?;
     let prepared = intake::prepare(state, w, &settings).await?;
-    let st = state.clone();
-    let applied = state
-        .db
-        .grouped_audited(move |tx| {
-            Box::pin(async move {
-                let mut touched = Touched::default();
-                match intake::apply(tx, &st, &prepared, &settings, now, history, &mut touched).await? {
-                    Ok(receipt) => {
-                        // A duplicate wrote nothing: nothing to audit.
-                        let pending = (receipt.status == Status::Created).then(|| audit::Pending {
-                            entry: entry.records(records(&touched)),
-                            at: now,
-                            state: st,
-                        });
-                        Ok((Ok(receipt), pending))
-                    }
-                    Err(c) => Ok((Err(conflict_error(&prepared.w.source, &prepared.w.upstream_id, &c)), None)),
-                }
-            })
-        })
-        .await?;
-    let receipt = applied?;
-    if receipt.status == Status::Created {
-        crate::events::wake(state);
-    }
+    let (source, upstream_id) = (prepared.w.source.clone(), prepared.w.upstream_id.clone());
+    let outcome = match history {
+        false => {
+            let item = super::live::Item { prepared, settings, now, entry };
+            state.warning_writer.write(state, item).await?
+        }
+        true => {
+            let st = state.clone();
+            state
+                .db
+                .grouped_audited(move |tx| {
+                    Box::pin(async move {
+                        let mut touched = Touched::default();
+                        let outcome = intake::apply(tx, &st, &prepared, &settings, now, true, &mut touched).await?;
+                        // A duplicate or a conflict wrote nothing: nothing to audit.
+                        let entry = outcome
+                            .as_ref()
+                            .is_ok_and(|r| r.status == Status::Created)
+                            .then(|| audit::Pending { entry: entry.records(records(&touched)), at: now, state: st });
+                        Ok((outcome, entry.into_iter().collect()))
+                    })
+                })
+                .await?
+        }
+    };
+    let receipt = outcome.map_err(|c| conflict_error(&source, &upstream_id, &c))?;
     Ok(Accepted::from(&receipt))
 }
 
@@ -282,7 +283,7 @@ pub fn audit_entry(base: Entry, touched: &Touched, history: bool, c: &Chunk) -> 
 }
 
 /// Named one by one (a batch holds at most 1,000), so a search by record finds each.
-fn records(touched: &Touched) -> Vec<String> {
+pub(super) fn records(touched: &Touched) -> Vec<String> {
     touched
         .warnings
         .iter()

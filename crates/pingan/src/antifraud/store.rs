@@ -159,18 +159,19 @@ pub async fn join_case(
     Ok(())
 }
 
-/// Warnings loaded as history joined these cases: as [`join_case`], deadlines untouched. Each
-/// row is (id, warnings added, last warning at, grade, grade rank, reasons); one statement per
-/// 2,000 cases, through a VALUES list (whose columns both engines name column1…).
+/// Warnings written together joined these cases: as [`join_case`] for several at once. Each row
+/// is (id, warnings added, last warning at, grade, grade rank, reasons, contact due, visit due);
+/// one statement per 1,000 cases, through a VALUES list (whose columns both engines name
+/// column1…).
 pub async fn grow_cases(db: &Db, tx: &mut Tx, rows: Vec<Vec<Value>>) -> Result<(), sqlx::Error> {
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
-        let part: Vec<Vec<Value>> = rows.by_ref().take(2000).collect();
-        let values: Vec<String> = (0..part.len()).map(|k| format!("({})", marks(db.backend, k * 6 + 1, 6))).collect();
+        let part: Vec<Vec<Value>> = rows.by_ref().take(1000).collect();
+        let values: Vec<String> = (0..part.len()).map(|k| format!("({})", marks(db.backend, k * 8 + 1, 8))).collect();
         let sql = format!(
             "UPDATE fraud_cases SET warnings = fraud_cases.warnings + v.column2, last_warning_at = v.column3, \
-             grade = v.column4, grade_rank = v.column5, reasons = v.column6 FROM (VALUES {}) AS v \
-             WHERE fraud_cases.id = v.column1",
+             grade = v.column4, grade_rank = v.column5, reasons = v.column6, contact_due_at = v.column7, \
+             visit_due_at = v.column8 FROM (VALUES {}) AS v WHERE fraud_cases.id = v.column1",
             values.join(", ")
         );
         let q = part.into_iter().flatten().fold(sqlx::query(&sql), |q, v| v.bind(q));

@@ -174,7 +174,7 @@ pub async fn resolve(state: &AppState, meta: &RequestMeta, token: &str) -> Resul
             .outcome(audit::Outcome::Denied)
             .detail(serde_json::json!({"path": meta.path, "refused": refusal}));
         let pending = audit::Pending { state: state.clone(), at: now, entry };
-        state.db.grouped_audited(move |_| Box::pin(async move { Ok(((), Some(pending))) })).await?;
+        state.db.grouped_audited(move |_| Box::pin(async move { Ok(((), vec![pending])) })).await?;
         return Ok(None);
     }
     if row.last_used_at.is_none_or(|at| now - at >= LAST_USED_STEP_MS) {

@@ -6,7 +6,7 @@
 //! and wait for the commit once per group (bench/warning_api.sh, figures in the README).
 //!
 //! Each piece of work runs under its own SAVEPOINT: one that fails is rolled back alone and gets
-//! its own error; the others commit. Nobody hears "done" before the shared commit has returned,
+//! its own error; the others commit. A piece alone in its group runs without one. Nobody hears "done" before the shared commit has returned,
 //! so an acknowledged write is as durable as one committed alone.
 //!
 //! A piece's audit entry is appended at the end of its group, with the others': the chain is
@@ -30,8 +30,8 @@ use crate::web::error::AppError;
 const MAX_GROUP: usize = 256;
 
 pub type Output = Box<dyn StdAny + Send>;
-/// A piece's answer, and the audit entry it leaves for the end of its group.
-pub type Done = (Output, Option<Pending>);
+/// A piece's answer, and the audit entries it leaves for the end of its group.
+pub type Done = (Output, Vec<Pending>);
 pub type Work = Box<dyn for<'a> FnOnce(&'a mut Tx) -> BoxFuture<'a, Result<Done, AppError>> + Send>;
 
 struct Item {
@@ -84,11 +84,24 @@ impl Group {
     }
 }
 
-async fn run_group(pool: &AnyPool, backend: Backend, items: Vec<Item>) {
+async fn run_group(pool: &AnyPool, backend: Backend, mut items: Vec<Item>) {
     let mut tx = match pool.begin().await {
         Ok(tx) => tx,
         Err(e) => return fail_all(items.into_iter().map(|i| i.done), &e),
     };
+    if items.len() == 1 {
+        // Alone, a piece needs no savepoint: SQLite copies every page a savepoint changes to its
+        // journal, and intake's writes of many warnings at once (antifraud/live.rs) come alone.
+        let item = items.pop().expect("one item");
+        match (item.work)(&mut tx).await {
+            Ok((output, pending)) => finish(tx, backend, vec![(item.done, Ok(output))], pending).await,
+            Err(e) => {
+                let _ = tx.rollback().await;
+                let _ = item.done.send(Err(e));
+            }
+        }
+        return;
+    }
     if let Err(e) = savepoints(&mut tx, "SAVEPOINT grouped").await {
         return fail_all(items.into_iter().map(|i| i.done), &e);
     }
@@ -119,6 +132,13 @@ async fn run_group(pool: &AnyPool, backend: Backend, items: Vec<Item>) {
         });
         results.push((item.done, result));
     }
+    finish(tx, backend, results, pending).await;
+}
+
+type Answer = (oneshot::Sender<Result<Output, AppError>>, Result<Output, AppError>);
+
+/// Appends the group's audit entries and commits; then everyone hears how their piece went.
+async fn finish(mut tx: Tx, backend: Backend, results: Vec<Answer>, pending: Vec<Pending>) {
     // Nothing commits without its audit entry (ARCHITECTURE.md): if they cannot be written,
     // the whole group is refused and rolled back.
     if let Err(failed) = crate::audit::append_pending(&mut tx, backend, &pending).await {

@@ -77,6 +77,14 @@ impl Db {
         Ok(Db { backend: Backend::Sqlite, write, read, group, checkpointer: Some(checkpointer), _alive })
     }
 
+    /// How many group commits run at once: SQLite has one writer.
+    pub fn group_writers(&self) -> usize {
+        match self.backend {
+            Backend::Sqlite => 1,
+            Backend::Postgres => PG_GROUP_WRITERS,
+        }
+    }
+
     pub fn reader(&self) -> &AnyPool {
         &self.read
     }
@@ -99,10 +107,10 @@ impl Db {
             + Send
             + 'static,
     {
-        self.grouped_audited(move |tx| Box::pin(async move { work(tx).await.map(|v| (v, None)) })).await
+        self.grouped_audited(move |tx| Box::pin(async move { work(tx).await.map(|v| (v, Vec::new())) })).await
     }
 
-    /// As [`Db::grouped`], for work that leaves an audit entry: appended at the end of the group
+    /// As [`Db::grouped`], for work that leaves audit entries: appended at the end of the group
     /// with the others' (see `group.rs`), so it commits with the work or not at all. For intake.
     pub async fn grouped_audited<T, F>(&self, work: F) -> Result<T, crate::web::error::AppError>
     where
@@ -111,7 +119,7 @@ impl Db {
                 &'a mut Tx,
             ) -> futures_util::future::BoxFuture<
                 'a,
-                Result<(T, Option<crate::audit::Pending>), crate::web::error::AppError>,
+                Result<(T, Vec<crate::audit::Pending>), crate::web::error::AppError>,
             > + Send
             + 'static,
     {
@@ -197,16 +205,22 @@ async fn sqlite_pool(url: &str, max: u32, cache_kib: u32) -> anyhow::Result<AnyP
     let pool = AnyPoolOptions::new()
         .max_connections(max)
         .min_connections(1)
+        // A connection to a file in this process does not go stale; the check before each use
+        // is a hand-off to its thread and back, as costly as a small query (intake did one per
+        // read).
+        .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(30))
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 // synchronous=FULL: an acknowledged write survives power loss (ARCHITECTURE.md).
                 // The WAL is checkpointed at 40 MB rather than 4: pages rewritten by successive
-                // transactions are copied back once.
+                // transactions are copied back once. Savepoint journals stay in memory: in a
+                // temporary file, every page a group commit's savepoint touched was written out
+                // and thrown away (db/group.rs).
                 let pragmas = format!(
                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; \
                      PRAGMA busy_timeout=10000; PRAGMA cache_size=-{cache_kib}; PRAGMA mmap_size=1073741824; \
-                     PRAGMA wal_autocheckpoint=10000;"
+                     PRAGMA wal_autocheckpoint=10000; PRAGMA temp_store=MEMORY;"
                 );
                 conn.execute(pragmas.as_str()).await?;
                 Ok(())

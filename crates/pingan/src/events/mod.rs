@@ -47,6 +47,19 @@ pub async fn publish(
     Ok(id)
 }
 
+/// Records several events in one statement: each row is (at, kind, node_id, payload). One
+/// NOTIFY covers them all: subscribers read every row after the last id they saw anyway.
+pub async fn publish_many(tx: &mut Tx, db: &Db, rows: Vec<Vec<crate::db::bulk::Value>>) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    db.insert_rows(tx, "events", &["at", "kind", "node_id", "payload"], rows).await?;
+    if db.backend == Backend::Postgres {
+        sqlx::query("SELECT pg_notify($1, '')").bind(CHANNEL).execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 /// Wakes this process's subscribers; call after the transaction that published commits.
 pub fn wake(state: &AppState) {
     state.events_wake.notify_waiters();

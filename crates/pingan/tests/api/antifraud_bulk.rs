@@ -24,7 +24,7 @@ const COLUMNS: [&str; 13] = [
 ];
 
 /// The same base data in each app: residents created in the same order get the same ids.
-async fn people(app: &TestApp) -> Vec<String> {
+pub async fn people(app: &TestApp) -> Vec<String> {
     let commander = app.login("commander").await;
     let body = json!({"regions": [{"region": "410781", "station_code": "410703010000"}]});
     let response = app.client.put(app.at("/api/v1/antifraud/regions")).bearer_auth(&commander).json(&body);
@@ -44,7 +44,7 @@ async fn people(app: &TestApp) -> Vec<String> {
 }
 
 /// Warnings over three days around 2026-11-28, some out of order, touching every rule.
-fn warnings(ids: &[String]) -> Vec<Value> {
+pub fn warnings(ids: &[String]) -> Vec<Value> {
     let at = |day: u32, hour: u32| format!("2026-11-{day:02}T{hour:02}:15:00+08:00");
     let outsider = id_number("44030519850707007");
     let unmapped_local = id_number("41078119860808008");
@@ -97,7 +97,7 @@ fn csv(warnings: &[Value]) -> String {
 }
 
 /// Everything stored about the warnings, ids replaced by what they point to.
-async fn stored(app: &TestApp) -> Vec<Vec<String>> {
+pub async fn stored(app: &TestApp) -> Vec<Vec<String>> {
     type Row = (String, String, String, String, String, String, String, String);
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT w.upstream_id, \

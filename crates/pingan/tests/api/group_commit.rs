@@ -71,7 +71,7 @@ async fn a_groups_audit_entries_land_in_order_with_their_work_and_the_chain_hold
                         return Err(AppError::invalid("i", format!("{i} is refused")));
                     }
                     let entry = pingan::audit::Entry::cli("test.grouped").record(format!("meta:audited-{i}"));
-                    Ok((i, Some(pingan::audit::Pending { state, at: i, entry })))
+                    Ok((i, vec![pingan::audit::Pending { state, at: i, entry }]))
                 })
             })
             .await
@@ -94,4 +94,33 @@ async fn a_groups_audit_entries_land_in_order_with_their_work_and_the_chain_hold
     assert_eq!(audited, expected);
     let verified = pingan::audit::verify(&app.state.db, &app.state.key).await.unwrap();
     assert!(verified.is_ok(), "the chain holds: {verified:?}");
+}
+
+#[tokio::test]
+async fn a_failing_write_alone_in_its_group_leaves_nothing_behind() {
+    let app = spawn_app().await;
+    // One after another, so each is alone in its group (which runs without a savepoint).
+    for i in 0..3 {
+        let refused = app
+            .state
+            .db
+            .grouped(move |tx| {
+                Box::pin(async move {
+                    sqlx::query("INSERT INTO meta (key, value) VALUES ($1, 'x')")
+                        .bind(format!("alone-{i}"))
+                        .execute(&mut **tx)
+                        .await?;
+                    Err::<(), _>(AppError::invalid("i", "refused"))
+                })
+            })
+            .await;
+        assert!(matches!(refused, Err(AppError::Invalid { .. })), "{refused:?}");
+        let landed = app.state.db.grouped(move |_| Box::pin(async move { Ok(i) })).await.unwrap();
+        assert_eq!(landed, i, "the writer goes on after a refusal");
+    }
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM meta WHERE key LIKE 'alone-%'")
+        .fetch_one(app.state.db.reader())
+        .await
+        .unwrap();
+    assert_eq!(stored, 0);
 }

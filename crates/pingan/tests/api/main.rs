@@ -7,6 +7,7 @@ mod antifraud;
 mod antifraud_bulk;
 mod antifraud_figures;
 mod antifraud_files;
+mod antifraud_live;
 mod antifraud_pages;
 mod antifraud_work;
 mod audit;
