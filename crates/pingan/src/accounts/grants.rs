@@ -38,11 +38,7 @@ pub async fn create(state: &AppState, meta: &RequestMeta, caller: &Caller, g: Ne
         return Err(AppError::Forbidden("no one may grant themselves access".into()));
     }
     let level = Level::parse(&g.level).ok_or_else(|| AppError::invalid("level", "one of full, masked, counts_only"))?;
-    AppError::check_len("reason", &g.reason, 200)?;
-    let reason = g.reason.trim();
-    if reason.chars().count() < 4 {
-        return Err(AppError::invalid("reason", "a reason of 4 to 200 characters is required"));
-    }
+    let reason = crate::pii::check_unmask_reason(&g.reason).map_err(|r| AppError::invalid("reason", r))?;
     let now = state.clock.now_ms();
     if g.expires_at.is_some_and(|t| t <= now) {
         return Err(AppError::invalid("expires_at", "the expiry must be in the future"));

@@ -22,7 +22,7 @@ use super::model::{Grade, Warning};
 use super::routes::Routes;
 use super::rules;
 use super::service::{Chunk, ItemResult, MAX_BATCH};
-use super::store::{self, WARNING_COLUMNS};
+use super::store::WARNING_COLUMNS;
 use super::together::{self, Case};
 use crate::app::AppState;
 use crate::audit::{self, Entry};
@@ -286,20 +286,7 @@ async fn write(
             }
             (list, _) => {
                 let id = case_ids.next().ok_or_else(|| anyhow::anyhow!("BUG: fewer case ids than warnings"))?;
-                let case = Case {
-                    id,
-                    opened_at: received,
-                    last_warning_at: received,
-                    grade: p.grade,
-                    reasons: p.reasons.clone(),
-                    node_id: p.route.node_id,
-                    contact_due_at: None,
-                    visit_due_at: None,
-                    first_contact_at: None,
-                    visited_at: None,
-                    added: 1,
-                    fresh: Some(at),
-                };
+                let case = Case::opened(id, p, at, received, (None, None));
                 match list {
                     Some(list) => list.push(case),
                     None => keyless.push(case),
@@ -330,21 +317,9 @@ async fn write(
     if warnings.is_empty() {
         return Ok(());
     }
-    let mut new_cases: Vec<Vec<Value>> = Vec::new();
-    let mut grown: Vec<&Case> = Vec::new();
-    for list in cases.values().chain([&keyless]) {
-        for c in list {
-            match c.fresh {
-                Some(i) => new_cases.push(together::case_row(&prepared[i], c, "history")),
-                None if c.added > 0 => grown.push(c),
-                None => {}
-            }
-        }
-    }
-    // Parents first: warnings and candidates name their case.
-    db.insert_rows(tx, "fraud_cases", &together::CASE_COLUMNS, new_cases).await?;
-    store::grow_cases(db, tx, grown.into_iter().map(Case::grown).collect()).await?;
-
+    let all = cases.values().chain([&keyless]).flatten();
+    let rows = together::CaseRows::of(all, |i| &prepared[i], "history");
+    together::write_cases(tx, db, rows).await?;
     let mut columns = vec!["id"];
     columns.extend(WARNING_COLUMNS);
     db.insert_rows(tx, "fraud_warnings", &columns, warnings).await?;

@@ -20,12 +20,12 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use super::intake::{self, Conflict, Prepared, Receipt, Settings, Status, Touched, DEADLINE_JOB};
 use super::model::Grade;
-use super::store::{self, WARNING_COLUMNS};
+use super::store::WARNING_COLUMNS;
 use super::together::{self, Case, CaseKey};
 use crate::app::AppState;
 use crate::audit::{self, Entry};
 use crate::db::bulk::Value;
-use crate::db::{Backend, Tx};
+use crate::db::{Backend, Db, Tx};
 use crate::web::error::AppError;
 
 /// Warnings written together at most; more wait for the next write.
@@ -236,20 +236,7 @@ pub async fn apply(
                     let kind = "antifraud.case_assigned";
                     rows.notifications.push(vec![now.into(), officer.into(), kind.into(), id.into(), payload.into()]);
                 }
-                let case = Case {
-                    id,
-                    opened_at: now,
-                    last_warning_at: now,
-                    grade: p.grade,
-                    reasons: p.reasons.clone(),
-                    node_id: p.route.node_id,
-                    contact_due_at: Some(contact),
-                    visit_due_at: visit,
-                    first_contact_at: None,
-                    visited_at: None,
-                    added: 1,
-                    fresh: Some(at),
-                };
+                let case = Case::opened(id, p, at, now, (Some(contact), visit));
                 match list {
                     Some(list) => list.push(case),
                     None => keyless.push(case),
@@ -278,7 +265,9 @@ pub async fn apply(
             Receipt { warning_id, case_id, grade: p.grade, status: Status::Created, match_kind: p.subject.kind };
         out.push(Ok((receipt, touched)));
     }
-    write_rows(tx, state, items, cases.into_values().flatten().chain(keyless), rows).await?;
+    let all = cases.values().flatten().chain(&keyless);
+    let case_rows = together::CaseRows::of(all, |i| &items[i].prepared, "open");
+    write_rows(tx, &state.db, case_rows, rows).await?;
     Ok(out)
 }
 
@@ -320,26 +309,8 @@ async fn lock_people(tx: &mut Tx, backend: Backend, items: &[Item]) -> Result<()
 }
 
 /// Parents first: warnings, candidates, timeline lines and notifications name their case.
-async fn write_rows(
-    tx: &mut Tx,
-    state: &AppState,
-    items: &[Item],
-    cases: impl Iterator<Item = Case>,
-    rows: Rows,
-) -> Result<(), sqlx::Error> {
-    let db = &state.db;
-    let (mut opened, mut grown) = (Vec::new(), Vec::new());
-    for c in cases {
-        match c.fresh {
-            Some(i) => opened.push((c.id, together::case_row(&items[i].prepared, &c, "open"))),
-            None if c.added > 0 => grown.push(c.grown()),
-            None => {}
-        }
-    }
-    // In id order, as one after another would have written them.
-    opened.sort_by_key(|(id, _)| *id);
-    db.insert_rows(tx, "fraud_cases", &together::CASE_COLUMNS, opened.into_iter().map(|(_, r)| r).collect()).await?;
-    store::grow_cases(db, tx, grown).await?;
+async fn write_rows(tx: &mut Tx, db: &Db, cases: together::CaseRows, rows: Rows) -> Result<(), sqlx::Error> {
+    together::write_cases(tx, db, cases).await?;
     let mut columns = vec!["id"];
     columns.extend(WARNING_COLUMNS);
     db.insert_rows(tx, "fraud_warnings", &columns, rows.warnings).await?;

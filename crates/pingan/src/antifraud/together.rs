@@ -13,7 +13,7 @@ use super::model::{Grade, Reason};
 use super::rules;
 use super::store::{self, StoredWarning};
 use crate::db::bulk::{marks, Value};
-use crate::db::{Backend, Tx};
+use crate::db::{Backend, Db, Tx};
 
 /// Who a case is about: the resident, else (for the unmatched) the keyed hash.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -50,14 +50,34 @@ pub struct Case {
 }
 
 impl Case {
+    /// The case the warning `p` (the `index`th written) opens when received at `at`, with its
+    /// deadlines (none for history).
+    pub fn opened(id: i64, p: &Prepared, index: usize, at: i64, dues: (Option<i64>, Option<i64>)) -> Case {
+        Case {
+            id,
+            opened_at: at,
+            last_warning_at: at,
+            grade: p.grade,
+            reasons: p.reasons.clone(),
+            node_id: p.route.node_id,
+            contact_due_at: dues.0,
+            visit_due_at: dues.1,
+            first_contact_at: None,
+            visited_at: None,
+            added: 1,
+            fresh: Some(index),
+        }
+    }
+
     /// The newest of `list` (in id order) that a warning received at `received` joins, as
     /// [`store::open_case_in`] picks it.
     pub fn joinable(list: &[Case], received: i64, window: i64) -> Option<usize> {
         list.iter().rposition(|c| c.opened_at >= received - window)
     }
 
-    /// The row of [`Case::grow`] for a case read from the database that these warnings joined.
-    pub fn grown(&self) -> Vec<Value> {
+    /// The row of [`store::grow_cases`] for a case read from the database that these warnings
+    /// joined.
+    fn grown(&self) -> Vec<Value> {
         vec![
             self.id.into(),
             self.added.into(),
@@ -71,7 +91,7 @@ impl Case {
     }
 }
 
-pub const CASE_COLUMNS: [&str; 20] = [
+const CASE_COLUMNS: [&str; 20] = [
     "id",
     "resident_id",
     "subject_hash",
@@ -96,7 +116,7 @@ pub const CASE_COLUMNS: [&str; 20] = [
 
 /// A case opened by the warning `p` in `state` (`open` or `history`), with what later warnings
 /// written with it added.
-pub fn case_row(p: &Prepared, c: &Case, state: &str) -> Vec<Value> {
+fn case_row(p: &Prepared, c: &Case, state: &str) -> Vec<Value> {
     vec![
         c.id.into(),
         p.subject.resident_id.into(),
@@ -119,6 +139,39 @@ pub fn case_row(p: &Prepared, c: &Case, state: &str) -> Vec<Value> {
         c.visit_due_at.into(),
         i64::from(state == "history").into(),
     ]
+}
+
+/// The rows of the cases these warnings opened (in `state`, from the warning that opened each)
+/// and of the ones they joined, for [`write_cases`].
+pub struct CaseRows {
+    opened: Vec<Vec<Value>>,
+    grown: Vec<Vec<Value>>,
+}
+
+impl CaseRows {
+    pub fn of<'c>(
+        cases: impl Iterator<Item = &'c Case>,
+        opener: impl Fn(usize) -> &'c Prepared,
+        state: &str,
+    ) -> CaseRows {
+        let (mut opened, mut grown) = (Vec::new(), Vec::new());
+        for c in cases {
+            match c.fresh {
+                Some(i) => opened.push((c.id, case_row(opener(i), c, state))),
+                None if c.added > 0 => grown.push(c.grown()),
+                None => {}
+            }
+        }
+        // In id order, as one after another would have written them.
+        opened.sort_by_key(|(id, _)| *id);
+        CaseRows { opened: opened.into_iter().map(|(_, row)| row).collect(), grown }
+    }
+}
+
+/// Writes the cases; before the warnings, which name their case.
+pub async fn write_cases(tx: &mut Tx, db: &Db, rows: CaseRows) -> Result<(), sqlx::Error> {
+    db.insert_rows(tx, "fraud_cases", &CASE_COLUMNS, rows.opened).await?;
+    store::grow_cases(db, tx, rows.grown).await
 }
 
 /// A warning stored by these, as the idempotency check of a later one sees it.

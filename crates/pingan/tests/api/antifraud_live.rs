@@ -87,11 +87,13 @@ async fn live_warnings_written_together_store_what_one_after_another_store() {
     // Together: the writer is held while every warning queues, in order, behind the first.
     let state = together.state.clone();
     let (release, held) = tokio::sync::oneshot::channel::<()>();
+    let (holding, writer_held) = tokio::sync::oneshot::channel::<()>();
     let blocker = tokio::spawn({
         let db = state.db.clone();
         async move {
             db.grouped(move |_| {
                 Box::pin(async move {
+                    let _ = holding.send(());
                     let _ = held.await;
                     Ok(())
                 })
@@ -99,7 +101,7 @@ async fn live_warnings_written_together_store_what_one_after_another_store() {
             .await
         }
     });
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    writer_held.await.unwrap();
     let head = together.audit_head().await;
     let now = together.clock.now_ms();
     let settings = Settings::load(&state).await.unwrap();
@@ -111,12 +113,10 @@ async fn live_warnings_written_together_store_what_one_after_another_store() {
         let entry = pingan::audit::Entry::cli("test.live");
         items.push(Item { prepared, settings: settings.clone(), now, entry });
     }
-    // Polled in order, each queues before the next: one write of the first, one of the rest.
+    // The first poll queues every warning, in order (the test's runtime has one thread, so the
+    // writer's task cannot take any before they all are queued); only then is the writer let go.
     let writes = futures_util::future::join_all(items.into_iter().map(|item| state.warning_writer.write(&state, item)));
-    let (outcomes, ()) = tokio::join!(writes, async {
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        release.send(()).unwrap();
-    });
+    let (outcomes, ()) = tokio::join!(writes, async { release.send(()).unwrap() });
     blocker.await.unwrap().unwrap();
 
     let together_statuses: Vec<&str> = outcomes
