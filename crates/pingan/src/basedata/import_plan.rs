@@ -14,7 +14,7 @@ use crate::audit::{self, Entry};
 use crate::auth::Caller;
 use crate::db::bulk::Value;
 use crate::jurisdiction::{scope_of, Level};
-use crate::pii::{self, mask::Phone};
+use crate::pii::{self, mask::Phone, DataKey};
 use crate::web::error::AppError;
 
 #[derive(Clone, Copy)]
@@ -286,6 +286,16 @@ pub(super) async fn write(
     let total = (plan.residents.len() + plan.merges.len()) as u64;
     let mut tx = state.db.begin().await?;
     let db = &state.db;
+    // A first import into an empty or small register builds the indexes after the rows.
+    let n = plan.residents.len();
+    let loads = [
+        ("addresses", plan.addresses.len()),
+        ("houses", plan.houses.len()),
+        ("residents", n),
+        ("resident_phones", n),
+        ("resident_tags", n),
+    ];
+    let deferred = db.defer_indexes(&mut tx, &loads).await?;
     let address_ids = db.reserve_ids(&mut tx, "addresses", plan.addresses.len()).await?;
     let rows: Vec<Vec<Value>> = plan
         .addresses
@@ -335,36 +345,53 @@ pub(super) async fn write(
         .collect();
     db.insert_rows(&mut tx, "houses", &HOUSE_COLUMNS, rows).await?;
     let created = db.reserve_ids(&mut tx, "residents", plan.residents.len()).await?;
-    // Encrypting and hashing is the CPU part; rows are written in batches as they are made.
-    let batch = 20_000;
-    for (n, (chunk, ids)) in plan.residents.chunks(batch).zip(created.chunks(batch)).enumerate() {
-        let (mut people, mut phones, mut tags) = (Vec::new(), Vec::new(), Vec::new());
-        for (r, id) in chunk.iter().zip(ids) {
-            let (address, grid, node) = resolve(r.address);
-            let house = r.house.map(|h| match h {
+    // Encrypting and hashing is the CPU part: a blocking thread makes the rows of the next
+    // batch while the database writes this one.
+    let places: Vec<(i64, Option<i64>, i64)> = plan.residents.iter().map(|r| resolve(r.address)).collect();
+    let houses: Vec<Option<i64>> = plan
+        .residents
+        .iter()
+        .map(|r| {
+            r.house.map(|h| match h {
                 HouseRef::Existing(id) => id,
                 HouseRef::New(i) => house_ids[i],
-            });
-            people.push(resident_row(state, *id, &r.resident, address, house, grid, node, by, now));
-            for (ord, p) in r.resident.phones.iter().enumerate() {
-                phones.push(vec![
-                    (*id).into(),
-                    state.key.lookup_hash(pii::PHONE, p.as_str()).into(),
-                    state.key.encrypt_str(p.as_str()).into(),
-                    p.masked().into(),
-                    (ord as i64).into(),
-                    now.into(),
-                ]);
+            })
+        })
+        .collect();
+    let count = plan.residents.len();
+    let (batches, mut ready) = tokio::sync::mpsc::channel::<ResidentBatch>(1);
+    let maker = {
+        let (key, residents, ids) = (state.key.clone(), plan.residents, created.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut at = 0;
+            while at < residents.len() {
+                let end = (at + RESIDENT_BATCH).min(residents.len());
+                let batch = resident_batch(
+                    &key,
+                    &residents[at..end],
+                    &ids[at..end],
+                    &places[at..end],
+                    &houses[at..end],
+                    by,
+                    now,
+                );
+                if batches.blocking_send(batch).is_err() {
+                    return; // the writer stopped on an error
+                }
+                at = end;
             }
-            for t in &r.resident.tags {
-                tags.push(vec![(*id).into(), t.code().into()]);
-            }
-        }
-        db.insert_rows(&mut tx, "residents", &RESIDENT_COLUMNS, people).await?;
-        db.insert_rows(&mut tx, "resident_phones", &PHONE_COLUMNS, phones).await?;
-        db.insert_rows(&mut tx, "resident_tags", &["resident_id", "tag"], tags).await?;
-        progress(((n + 1) * batch).min(plan.residents.len()) as u64, total, "write");
+        })
+    };
+    let mut written = 0;
+    while let Some(b) = ready.recv().await {
+        written += b.people.len();
+        db.insert_rows(&mut tx, "residents", &RESIDENT_COLUMNS, b.people).await?;
+        db.insert_rows(&mut tx, "resident_phones", &PHONE_COLUMNS, b.phones).await?;
+        db.insert_rows(&mut tx, "resident_tags", &["resident_id", "tag"], b.tags).await?;
+        progress(written as u64, total, "write");
     }
+    maker.await.map_err(|e| AppError::Internal(anyhow::anyhow!("the import's row maker failed: {e}")))?;
+    debug_assert_eq!(written, count, "BUG: the row maker stopped early");
     let mut merged = Vec::with_capacity(plan.merges.len());
     for m in &plan.merges {
         report.phones_added += resident::add_phones(&mut tx, &state.key, m.id, &m.phones, now).await?;
@@ -400,6 +427,7 @@ pub(super) async fn write(
             "skipped": report.skipped,
             "phones_added": report.phones_added,
         }));
+    db.rebuild_indexes(&mut tx, deferred).await?;
     audit::append(&mut tx, &state.db, &state.key, now, &entry).await.map_err(|e| audit::audit_failed(state, e))?;
     tx.commit().await?;
     report.written = true;
@@ -448,20 +476,57 @@ const RESIDENT_COLUMNS: [&str; 21] = [
 ];
 const PHONE_COLUMNS: [&str; 6] = ["resident_id", "phone_hash", "phone_enc", "phone_masked", "ord", "added_at"];
 
+/// Rows of residents at a time: enough to keep the writer busy, few enough to show progress.
+const RESIDENT_BATCH: usize = 20_000;
+
+struct ResidentBatch {
+    people: Vec<Vec<Value>>,
+    phones: Vec<Vec<Value>>,
+    tags: Vec<Vec<Value>>,
+}
+
+/// The rows of residents, their phones and tags, identifiers encrypted and hashed. `places` is
+/// each one's (address, grid, node).
+fn resident_batch(
+    key: &DataKey,
+    residents: &[NewResident],
+    ids: &[i64],
+    places: &[(i64, Option<i64>, i64)],
+    houses: &[Option<i64>],
+    by: Option<i64>,
+    now: i64,
+) -> ResidentBatch {
+    let mut b = ResidentBatch { people: Vec::with_capacity(residents.len()), phones: Vec::new(), tags: Vec::new() };
+    for (((r, &id), &place), &house) in residents.iter().zip(ids).zip(places).zip(houses) {
+        b.people.push(resident_row(key, id, &r.resident, place, house, by, now));
+        for (ord, p) in r.resident.phones.iter().enumerate() {
+            b.phones.push(vec![
+                id.into(),
+                key.lookup_hash(pii::PHONE, p.as_str()).into(),
+                key.encrypt_str(p.as_str()).into(),
+                p.masked().into(),
+                (ord as i64).into(),
+                now.into(),
+            ]);
+        }
+        for t in &r.resident.tags {
+            b.tags.push(vec![id.into(), t.code().into()]);
+        }
+    }
+    b
+}
+
 /// One resident as a row of `RESIDENT_COLUMNS`, identifiers encrypted and hashed.
-#[allow(clippy::too_many_arguments)]
 fn resident_row(
-    state: &AppState,
+    key: &DataKey,
     id: i64,
     r: &Resident,
-    address: i64,
+    (address, grid, node): (i64, Option<i64>, i64),
     house: Option<i64>,
-    grid: Option<i64>,
-    node: i64,
     by: Option<i64>,
     now: i64,
 ) -> Vec<Value> {
-    let ids = r.id_number.as_ref().map(|i| resident::id_columns(&state.key, i));
+    let ids = r.id_number.as_ref().map(|i| resident::id_columns(key, i));
     let (enc, hash, head, tail) = match ids {
         Some((a, b, c, d)) => (Some(a), Some(b), Some(c), Some(d)),
         None => (None, None, None, None),

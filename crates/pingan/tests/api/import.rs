@@ -214,3 +214,92 @@ async fn the_import_page_takes_a_file_without_script_and_progress_tokens_are_che
     assert_eq!((status, report["errors"][0]["field"].as_str()), (422, Some("progress")));
     assert_eq!(app.get("/api/v1/import-progress/0123456789abcdef0123", Some(&officer)).await.0, 404);
 }
+
+/// Every index of the base-data tables, as (name, definition), whichever the engine.
+async fn indexes(app: &TestApp) -> Vec<(String, String)> {
+    let sql = match app.state.db.backend {
+        pingan::db::Backend::Sqlite => {
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL \
+             AND tbl_name IN ('addresses', 'houses', 'residents', 'resident_phones', 'resident_tags') ORDER BY name"
+        }
+        pingan::db::Backend::Postgres => {
+            "SELECT indexname::text, indexdef FROM pg_indexes WHERE schemaname = current_schema() \
+             AND tablename IN ('addresses', 'houses', 'residents', 'resident_phones', 'resident_tags') ORDER BY indexname"
+        }
+    };
+    sqlx::query_as(sql).fetch_all(app.state.db.reader()).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_first_import_larger_than_the_register_ends_with_every_index_and_merges_as_a_small_one() {
+    let app = spawn_app().await;
+    let officer = app.login("officer").await;
+    let (lon, lat) = point_in(&app, "410702010101").await;
+    let before = indexes(&app).await;
+    assert!(before.iter().any(|(n, _)| n == "residents_id_hash"), "{before:?}");
+    // More new people than the register holds: on SQLite the indexes are built after the rows.
+    let rows = 1_500.max(count(&app, "residents").await as usize + 1);
+    let mut csv = format!("{HEADER}\n");
+    for i in 0..rows {
+        let id = id_number(&format!("410702{}{:02}{:02}{:03}", 1950 + i / 1000, 1 + i % 12, 1 + i % 28, i % 1000));
+        let phone = 13_700_000_000u64 + i as u64;
+        csv.push_str(&format!("批量{i},{id},,{phone},户籍人口,新乡市批量路{}号,{lon},{lat},1单元{i},房主,,\n", i % 40));
+    }
+    let first = id_number("41070219500101000");
+    csv.push_str(&format!("批量0,{first},,13600000000,户籍人口,新乡市批量路0号,,,1单元0,房主,独居老人,\n"));
+    let (status, report) = upload(&app, &officer, "", "text/csv", csv.into_bytes()).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(
+        (report["created"].as_u64(), report["merged"].as_u64(), report["addresses_created"].as_u64()),
+        (Some(rows as u64), Some(1), Some(40)),
+        "{report}"
+    );
+    assert_eq!(indexes(&app).await, before, "every index is back, defined as before");
+    // The indexes answer: by ID number (the unique keyed hash), by phone, by tail digits.
+    let (_, found) =
+        app.post("/api/v1/residents/search", Some(&officer), serde_json::json!({"id_number": first})).await;
+    assert_eq!(found["total"], 1, "{found}");
+    assert_eq!(found["items"][0]["tags"], serde_json::json!(["elderly_alone"]), "{found}");
+    let (_, found) =
+        app.post("/api/v1/residents/search", Some(&officer), serde_json::json!({"phone": "13600000000"})).await;
+    assert_eq!(found["total"], 1, "the merged row's phone was added: {found}");
+    let (_, found) =
+        app.post("/api/v1/residents/search", Some(&officer), serde_json::json!({"phone": "13700001499"})).await;
+    assert_eq!(found["total"], 1, "{found}");
+}
+
+#[tokio::test]
+async fn a_load_whose_rows_break_a_unique_index_fails_whole_and_leaves_the_index() {
+    use pingan::db::bulk::Value;
+    let app = spawn_app().await;
+    let db = &app.state.db;
+    sqlx::query("CREATE TABLE bulk_probe (id INTEGER PRIMARY KEY, k TEXT NOT NULL)")
+        .execute(db.writer())
+        .await
+        .unwrap();
+    sqlx::query("CREATE UNIQUE INDEX bulk_probe_k ON bulk_probe(k)").execute(db.writer()).await.unwrap();
+    let rows = |from: i64, n: i64| -> Vec<Vec<Value>> {
+        (from..from + n).map(|i| vec![Value::from(i), Value::from(format!("k{}", i % 1_500))]).collect()
+    };
+    // 2,000 rows into an empty table: the index is set aside on SQLite, and the rebuild finds
+    // the 500 repeated keys; PostgreSQL refuses them as they go in.
+    let mut tx = db.begin().await.unwrap();
+    let failed = async {
+        let deferred = db.defer_indexes(&mut tx, &[("bulk_probe", 2_000)]).await?;
+        db.insert_rows(&mut tx, "bulk_probe", &["id", "k"], rows(1, 2_000)).await?;
+        db.rebuild_indexes(&mut tx, deferred).await
+    }
+    .await;
+    assert!(failed.as_ref().is_err_and(pingan::db::is_unique_violation), "{failed:?}");
+    drop(tx);
+    let held: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM bulk_probe").fetch_one(db.reader()).await.unwrap();
+    assert_eq!(held, 0, "nothing of the failed load stays");
+    // The index is there and still refuses duplicates; a clean load goes through.
+    let mut tx = db.begin().await.unwrap();
+    let deferred = db.defer_indexes(&mut tx, &[("bulk_probe", 1_500)]).await.unwrap();
+    db.insert_rows(&mut tx, "bulk_probe", &["id", "k"], rows(1, 1_500)).await.unwrap();
+    db.rebuild_indexes(&mut tx, deferred).await.unwrap();
+    tx.commit().await.unwrap();
+    let again = sqlx::query("INSERT INTO bulk_probe (id, k) VALUES (5000, 'k7')").execute(db.writer()).await;
+    assert!(again.as_ref().is_err_and(pingan::db::is_unique_violation), "{again:?}");
+}
