@@ -83,22 +83,23 @@ pub(super) async fn plan(
         .into_iter()
         .collect();
     // 1. One person per ID number within the file: the first row stays, later ones add phones and tags.
-    let mut kept: Vec<Row> = Vec::with_capacity(rows.len());
+    // Each kept row with its ID number's keyed hash, computed once.
+    let mut kept: Vec<(Row, Option<Vec<u8>>)> = Vec::with_capacity(rows.len());
     let mut by_hash: HashMap<Vec<u8>, usize> = HashMap::new();
     for row in rows {
         let hash = row.resident.id_number.as_ref().map(|id| state.key.lookup_hash(pii::ID_NUMBER, id.as_str()));
         match hash.as_ref().and_then(|h| by_hash.get(h)) {
             Some(&i) => {
-                let first = &mut kept[i].resident;
+                let first = &mut kept[i].0.resident;
                 union(&mut first.phones, &row.resident.phones);
                 union(&mut first.tags, &row.resident.tags);
                 report.merged += 1;
             }
             None => {
-                if let Some(h) = hash {
-                    by_hash.insert(h, kept.len());
+                if let Some(h) = &hash {
+                    by_hash.insert(h.clone(), kept.len());
                 }
-                kept.push(row);
+                kept.push((row, hash));
             }
         }
     }
@@ -113,8 +114,7 @@ pub(super) async fn plan(
     .await?;
     let mut merges = Vec::new();
     let mut fresh = Vec::with_capacity(kept.len());
-    for row in kept {
-        let hash = row.resident.id_number.as_ref().map(|id| state.key.lookup_hash(pii::ID_NUMBER, id.as_str()));
+    for (row, hash) in kept {
         match hash.and_then(|h| existing.get(&h).copied()) {
             Some((id, node)) if writable.contains(&node) => {
                 merges.push(Merge { id, phones: row.resident.phones, tags: row.resident.tags });
