@@ -338,7 +338,6 @@ pub async fn run(
     let key = Arc::new(key);
     let seeded = build(&db, &key, Clock::System.now_ms(), &pw, opts).await?;
     crate::meta::set(&db, "demo_complete", "1").await?;
-    let key = Arc::try_unwrap(key).map_err(|_| anyhow::anyhow!("BUG: the demo builder kept the data key"))?;
     if seeded {
         println!("built the {} demo in {:.1} s: {}", opts.label(), started.elapsed().as_secs_f64(), counts(&db).await?);
     } else {
@@ -358,7 +357,9 @@ pub async fn run(
     for (username, role, _, name, _) in DEMO_ACCOUNTS {
         println!("  {username:<20} {role:<18} {name}");
     }
-    let state = AppState::new(db, key, Clock::System, cfg).await?;
+    // The builder's live warnings went through a short-lived state whose writer task may still
+    // hold its clone of the key for a moment after answering: share the key, do not unwrap it.
+    let state = AppState::with_key(db, key, Clock::System, cfg).await?;
     crate::jobs::start(state.clone()).await?;
     if trickle {
         trickle::start(state.clone());
