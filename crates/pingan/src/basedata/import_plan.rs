@@ -44,6 +44,8 @@ struct NewHouse {
 
 struct NewResident {
     resident: Resident,
+    /// The ID number's keyed hash, computed once when the file was read.
+    id_hash: Option<Vec<u8>>,
     address: AddressRef,
     house: Option<HouseRef>,
 }
@@ -107,6 +109,7 @@ pub(super) async fn plan(
     let hashes: Vec<Vec<u8>> = by_hash.keys().cloned().collect();
     let existing = lookup(
         state,
+        "residents",
         &hashes,
         |m| format!("SELECT id_hash, id, node_id FROM residents WHERE id_hash IN ({m})"),
         |r| Ok((r.try_get::<Vec<u8>, _>(0)?, (r.try_get::<i64, _>(1)?, r.try_get::<i64, _>(2)?))),
@@ -115,7 +118,7 @@ pub(super) async fn plan(
     let mut merges = Vec::new();
     let mut fresh = Vec::with_capacity(kept.len());
     for (row, hash) in kept {
-        match hash.and_then(|h| existing.get(&h).copied()) {
+        match hash.as_ref().and_then(|h| existing.get(h).copied()) {
             Some((id, node)) if writable.contains(&node) => {
                 merges.push(Merge { id, phones: row.resident.phones, tags: row.resident.tags });
                 report.merged += 1;
@@ -125,15 +128,16 @@ pub(super) async fn plan(
                 "id_number",
                 "this person is recorded by a unit outside your jurisdiction; ask the bureau to transfer the record",
             )),
-            None => fresh.push(row),
+            None => fresh.push((row, hash)),
         }
     }
     // 3. Addresses by standard text: existing ones keep their point; new ones need one.
-    let mut keys: Vec<String> = fresh.iter().map(|r| address_key(&r.address)).collect();
+    let mut keys: Vec<String> = fresh.iter().map(|(r, _)| address_key(&r.address)).collect();
     keys.sort();
     keys.dedup();
     let known = lookup(
         state,
+        "addresses",
         &keys,
         |m| format!("SELECT text_key, id, grid_id, node_id FROM addresses WHERE text_key IN ({m})"),
         |r| {
@@ -148,11 +152,11 @@ pub(super) async fn plan(
     let index = crate::grids::index::current(state).await?;
     let mut addresses: Vec<NewAddress> = Vec::new();
     let mut address_of: HashMap<String, AddressRef> = HashMap::new();
-    let mut placed_rows: Vec<(Row, AddressRef)> = Vec::with_capacity(fresh.len());
-    for row in fresh {
+    let mut placed_rows: Vec<(Row, Option<Vec<u8>>, AddressRef)> = Vec::with_capacity(fresh.len());
+    for (row, hash) in fresh {
         let key = address_key(&row.address);
         if let Some(a) = address_of.get(&key) {
-            placed_rows.push((row, *a));
+            placed_rows.push((row, hash, *a));
             continue;
         }
         let a = match known.get(&key) {
@@ -202,12 +206,12 @@ pub(super) async fn plan(
             }
         };
         address_of.insert(key, a);
-        placed_rows.push((row, a));
+        placed_rows.push((row, hash, a));
     }
     // 4. Houses by (address, unit).
     let existing_addresses: Vec<i64> = placed_rows
         .iter()
-        .filter_map(|(r, a)| match a {
+        .filter_map(|(r, _, a)| match a {
             AddressRef::Existing { id, .. } if r.unit.is_some() => Some(*id),
             _ => None,
         })
@@ -229,7 +233,7 @@ pub(super) async fn plan(
     let mut houses: Vec<NewHouse> = Vec::new();
     let mut house_of: HashMap<(String, String), HouseRef> = HashMap::new();
     let mut residents = Vec::with_capacity(placed_rows.len());
-    for (row, a) in placed_rows {
+    for (row, id_hash, a) in placed_rows {
         let house = match &row.unit {
             None => None,
             Some(unit) => {
@@ -254,14 +258,16 @@ pub(super) async fn plan(
                 }))
             }
         };
-        residents.push(NewResident { resident: row.resident, address: a, house });
+        residents.push(NewResident { resident: row.resident, id_hash, address: a, house });
     }
     Ok(Plan { addresses, houses, residents, merges })
 }
 
-/// Existing rows for keys, one value per key.
+/// Existing rows of `table` for keys, one value per key. An empty table (a first import) is
+/// not asked about each key: at a million rows that was two seconds of index probes.
 async fn lookup<K, V>(
     state: &AppState,
+    table: &str,
     keys: &[K],
     sql: impl Fn(&str) -> String,
     row: impl Fn(sqlx::any::AnyRow) -> Result<(K, V), sqlx::Error>,
@@ -269,6 +275,11 @@ async fn lookup<K, V>(
 where
     K: Clone + Eq + std::hash::Hash + Send + for<'q> sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + 'static,
 {
+    let any: Option<i64> =
+        sqlx::query_scalar(&format!("SELECT 1 FROM {table} LIMIT 1")).fetch_optional(state.db.reader()).await?;
+    if any.is_none() {
+        return Ok(HashMap::new());
+    }
     Ok(crate::db::bulk::fetch_in(&state.db, keys, sql, row).await?.into_iter().collect())
 }
 
@@ -498,7 +509,7 @@ fn resident_batch(
 ) -> ResidentBatch {
     let mut b = ResidentBatch { people: Vec::with_capacity(residents.len()), phones: Vec::new(), tags: Vec::new() };
     for (((r, &id), &place), &house) in residents.iter().zip(ids).zip(places).zip(houses) {
-        b.people.push(resident_row(key, id, &r.resident, place, house, by, now));
+        b.people.push(resident_row(key, id, r, place, house, by, now));
         for (ord, p) in r.resident.phones.iter().enumerate() {
             b.phones.push(vec![
                 id.into(),
@@ -520,13 +531,17 @@ fn resident_batch(
 fn resident_row(
     key: &DataKey,
     id: i64,
-    r: &Resident,
+    new: &NewResident,
     (address, grid, node): (i64, Option<i64>, i64),
     house: Option<i64>,
     by: Option<i64>,
     now: i64,
 ) -> Vec<Value> {
-    let ids = r.id_number.as_ref().map(|i| resident::id_columns(key, i));
+    let r = &new.resident;
+    let ids = r.id_number.as_ref().map(|i| match &new.id_hash {
+        Some(hash) => resident::id_columns_hashed(key, i, hash.clone()),
+        None => resident::id_columns(key, i),
+    });
     let (enc, hash, head, tail) = match ids {
         Some((a, b, c, d)) => (Some(a), Some(b), Some(c), Some(d)),
         None => (None, None, None, None),
@@ -535,7 +550,7 @@ fn resident_row(
         id.into(),
         r.name.as_str().into(),
         r.sex.code().into(),
-        r.id_number.as_ref().map(|i| i.birth_date().format("%Y-%m-%d").to_string()).into(),
+        r.id_number.as_ref().map(|i| i.birth_date().to_string()).into(),
         r.id_number.as_ref().map(resident::id_kind_code).into(),
         enc.into(),
         hash.into(),

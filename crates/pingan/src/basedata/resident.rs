@@ -243,8 +243,13 @@ async fn insert_phone(tx: &mut Tx, key: &DataKey, id: i64, p: &Phone, ord: i64, 
 
 /// (ciphertext, keyed hash, first 4, last 4): the masked display needs no decryption.
 pub fn id_columns(key: &DataKey, id: &IdNumber) -> (Vec<u8>, Vec<u8>, String, String) {
+    id_columns_hashed(key, id, key.lookup_hash(pii::ID_NUMBER, id.as_str()))
+}
+
+/// [`id_columns`] for a caller that already holds the ID number's lookup hash.
+pub fn id_columns_hashed(key: &DataKey, id: &IdNumber, hash: Vec<u8>) -> (Vec<u8>, Vec<u8>, String, String) {
     let s = id.as_str();
-    (key.encrypt_str(s), key.lookup_hash(pii::ID_NUMBER, s), s[..4].to_string(), s[s.len() - 4..].to_string())
+    (key.encrypt_str(s), hash, s[..4].to_string(), s[s.len() - 4..].to_string())
 }
 
 type IdCols = (Option<Vec<u8>>, Option<Vec<u8>>, Option<String>, Option<String>);

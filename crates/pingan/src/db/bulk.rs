@@ -264,12 +264,21 @@ pub async fn insert_rows(
         Backend::Sqlite => {
             let most = (32_000 / columns.len()).clamp(1, 256);
             let most = 1 << most.ilog2();
+            // Most statements carry `most` rows: that text is built once per call (building it
+            // for each statement, a few hundred small strings joined, was 7 % of a bulk load).
+            let full = (rows.len() >= most).then(|| values_sql(table, columns, most));
             let mut rows = rows.into_iter().peekable();
             let mut left = rows.len();
             while left > 0 {
                 let n = if left >= most { most } else { 1 << left.ilog2() };
-                let sql = values_sql(table, columns, n);
-                let mut q = sqlx::query(&sql);
+                let tail;
+                let sql = if let Some(full) = full.as_ref().filter(|_| n == most) {
+                    full
+                } else {
+                    tail = values_sql(table, columns, n);
+                    &tail
+                };
+                let mut q = sqlx::query(sql);
                 for v in rows.by_ref().take(n).flatten() {
                     q = v.bind(q);
                 }
@@ -288,7 +297,15 @@ const JSON_ROWS_PER_STATEMENT: usize = 5_000;
 /// [`marks`]).
 fn values_sql(table: &str, columns: &[&str], n: usize) -> String {
     let row = format!("({})", vec!["?"; columns.len()].join(","));
-    format!("INSERT INTO {table} ({}) VALUES {}", columns.join(", "), vec![row; n].join(","))
+    let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
+    sql.reserve((row.len() + 1) * n);
+    for i in 0..n {
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str(&row);
+    }
+    sql
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
