@@ -35,7 +35,8 @@ fn markup(state: &AppState, meta: &RequestMeta, caller: &Caller, report: Option<
         form.stack #import-form method="post" action="/residents/import" enctype="multipart/form-data"
             data-upload="/api/v1/residents/import" data-progress="/api/v1/import-progress/"
             data-label-uploading=(l.t("imp.uploading")) data-label-checking=(l.t("imp.checking"))
-            data-label-writing=(l.t("imp.writing")) data-label-failed=(l.t("imp.failed"))
+            data-label-writing=(l.t("imp.writing")) data-label-indexing=(l.t("imp.indexing"))
+            data-label-failed=(l.t("imp.failed"))
             data-label-written=(l.t("imp.written")) data-label-not-written=(l.t("imp.not_written"))
             data-label-summary=(l.t("imp.summary")) {
             (csrf(caller))

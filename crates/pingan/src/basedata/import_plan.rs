@@ -438,6 +438,10 @@ pub(super) async fn write(
             "skipped": report.skipped,
             "phones_added": report.phones_added,
         }));
+    if deferred.any() {
+        // Seconds at a million rows, after every row is written: its own phase on the page.
+        progress(total, total, "index");
+    }
     db.rebuild_indexes(&mut tx, deferred).await?;
     audit::append(&mut tx, &state.db, &state.key, now, &entry).await.map_err(|e| audit::audit_failed(state, e))?;
     tx.commit().await?;

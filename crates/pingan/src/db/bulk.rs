@@ -146,6 +146,13 @@ impl Db {
 #[must_use = "the indexes must be built again before the transaction commits"]
 pub struct DeferredIndexes(Vec<String>);
 
+impl DeferredIndexes {
+    /// Whether any index waits to be built (a progress display names that phase).
+    pub fn any(&self) -> bool {
+        !self.0.is_empty()
+    }
+}
+
 /// Below this many rows a load goes through the indexes: dropping and building them is DDL that
 /// every connection's cached statements must notice.
 const DEFER_INDEXES_FROM: usize = 1_000;

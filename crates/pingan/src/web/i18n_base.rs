@@ -138,6 +138,7 @@ pub const TEXT: &[(&str, &str, &str)] = &[
     ("imp.uploading", "正在上传…", "Uploading…"),
     ("imp.checking", "正在检查", "Checking rows"),
     ("imp.writing", "正在写入", "Writing rows"),
+    ("imp.indexing", "正在建立索引", "Building indexes"),
     ("imp.failed", "导入失败", "The import failed"),
     ("imp.summary", "读取 {rows} 行，新增 {created} 人，合并 {merged} 人，跳过 {skipped} 行。", "{rows} rows read, {created} created, {merged} merged, {skipped} skipped."),
     ("exp.title", "导出本次查询结果", "Export these results"),

@@ -183,6 +183,43 @@ fn residents_import_from_the_command_line_with_a_template_and_rejects() {
     assert!(std::fs::read_to_string(&rejects).unwrap().contains("3,phones[0]"));
 }
 
+/// A first import large enough to build its indexes after its rows says so while it does (the
+/// page shows the same phase); a small one into the filled register writes through the indexes.
+#[test]
+fn a_large_first_import_reports_building_its_indexes_and_a_small_one_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, key) = (dir.path().join("data"), dir.path().join("pingan.key"));
+    let (d, k) = (data.to_str().unwrap(), key.to_str().unwrap());
+    assert!(pingan(&["key", "generate", "--out", k], None).status.success());
+    let units = dir.path().join("units.csv");
+    std::fs::write(&units, "code,kind,name,parent_code,valid_from\n4107,bureau,新乡市公安局,,2020-01-01\n").unwrap();
+    assert!(pingan(&["org", "import", "--data", d, "--key", k, units.to_str().unwrap()], None).status.success());
+    let template = dir.path().join("residents.csv");
+    assert!(pingan(&["import", "--template", "residents", "--out", template.to_str().unwrap()], None).status.success());
+    let header = std::fs::read_to_string(&template).unwrap();
+    let rows = |n: usize| {
+        let mut body = format!("{}\r\n", header.trim_end());
+        for i in 0..n {
+            body.push_str(&format!("甲,,男,,户籍人口,,南京测试路{}号,118.7,32.0,,,,,,\r\n", i % 50 + 1));
+        }
+        body
+    };
+    let file = dir.path().join("people.csv");
+    std::fs::write(&file, rows(1_200)).unwrap();
+    let o = pingan(&["import", "residents", file.to_str().unwrap(), "--data", d, "--key", k], None);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("1200 residents created"), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let phases: Vec<&str> = err.split('\r').filter_map(|l| l.split(':').next()).filter(|p| !p.is_empty()).collect();
+    let (write, index) = (phases.iter().position(|p| *p == "write"), phases.iter().position(|p| *p == "index"));
+    assert!(write.is_some() && index > write, "phases: {phases:?}");
+
+    std::fs::write(&file, rows(2)).unwrap();
+    let o = pingan(&["import", "residents", file.to_str().unwrap(), "--data", d, "--key", k], None);
+    assert!(o.status.success() && text(&o).contains("2 residents created"), "{}", text(&o));
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("\rindex:"), "{}", text(&o));
+}
+
 /// A deployment with one bureau and a system administrator, in a temporary directory.
 fn small_deployment(dir: &std::path::Path) -> (String, String) {
     let data = dir.join("data").to_str().unwrap().to_string();

@@ -65,6 +65,12 @@ document.addEventListener("submit", function (event) {
     }).then(function (p) {
       if (!p || !p.total) { return; }
       var share = Math.min(1, p.done / p.total);
+      if (p.phase === "index") {
+        // Every row is written; the indexes are built before the commit.
+        show(99);
+        say(data.labelIndexing || "");
+        return;
+      }
       show(p.phase === "write" ? 60 + share * 40 : 20 + share * 40);
       say((p.phase === "write" ? data.labelWriting : data.labelChecking) + " " + p.done + " / " + p.total);
     }).catch(function () {});
