@@ -36,10 +36,12 @@ pub struct DataKey {
     master: [u8; KEY_LEN],
     audit: [u8; KEY_LEN],
     fingerprint: String,
-    /// Built once: a bulk load encrypts millions of values, and building the AES key schedule
-    /// for each was a measurable share of it. Wiped on drop (the `aes` crate's `zeroize`).
+    /// Built once, not for each value (a bulk load encrypts millions). Wiped on drop (the `aes`
+    /// crate's `zeroize`).
     cipher: Aes256Gcm,
-    /// HMAC keyed with `lookup`, cloned per hash: saves hashing the key's two pad blocks again.
+    /// HMAC keyed with the lookup subkey, cloned per hash: the key's two pad blocks are hashed
+    /// once. Not wiped on drop (the `hmac` crate keeps its state private), like any key
+    /// material of a running process it lives as long as the key.
     lookup_mac: HmacSha256,
 }
 
@@ -207,8 +209,8 @@ impl DataKey {
 
     pub fn encrypt(&self, plaintext: &[u8]) -> Vec<u8> {
         let mut nonce = [0u8; NONCE_LEN];
-        // The thread's CSPRNG (ChaCha12 seeded and reseeded from the OS): one system call per
-        // value was a measurable share of a bulk load.
+        // The thread's CSPRNG (ChaCha12, seeded and reseeded from the OS) rather than a system
+        // call for each value.
         rand::thread_rng().fill_bytes(&mut nonce);
         // The version byte is authenticated too, so it cannot be swapped to
         // steer a future decoder to another format.
