@@ -369,7 +369,6 @@ pub(super) async fn write(
             })
         })
         .collect();
-    let count = plan.residents.len();
     let (batches, mut ready) = tokio::sync::mpsc::channel::<ResidentBatch>(1);
     let maker = {
         let (key, residents, ids) = (state.key.clone(), plan.residents, created.clone());
@@ -402,7 +401,7 @@ pub(super) async fn write(
         progress(written as u64, total, "write");
     }
     maker.await.map_err(|e| AppError::Internal(anyhow::anyhow!("the import's row maker failed: {e}")))?;
-    debug_assert_eq!(written, count, "BUG: the row maker stopped early");
+    debug_assert_eq!(written, n, "BUG: the row maker stopped early");
     let mut merged = Vec::with_capacity(plan.merges.len());
     for m in &plan.merges {
         report.phones_added += resident::add_phones(&mut tx, &state.key, m.id, &m.phones, now).await?;
@@ -542,14 +541,9 @@ fn resident_row(
     now: i64,
 ) -> Vec<Value> {
     let r = &new.resident;
-    let ids = r.id_number.as_ref().map(|i| match &new.id_hash {
-        Some(hash) => resident::id_columns_hashed(key, i, hash.clone()),
-        None => resident::id_columns(key, i),
-    });
-    let (enc, hash, head, tail) = match ids {
-        Some((a, b, c, d)) => (Some(a), Some(b), Some(c), Some(d)),
-        None => (None, None, None, None),
-    };
+    // The plan hashed every ID number it kept: `id_hash` is there exactly when `id_number` is.
+    let ids = r.id_number.as_ref().zip(new.id_hash.clone()).map(|(i, h)| resident::id_columns_hashed(key, i, h));
+    let (enc, hash, head, tail) = resident::split(ids);
     vec![
         id.into(),
         r.name.as_str().into(),

@@ -254,7 +254,8 @@ pub fn id_columns_hashed(key: &DataKey, id: &IdNumber, hash: Vec<u8>) -> (Vec<u8
 
 type IdCols = (Option<Vec<u8>>, Option<Vec<u8>>, Option<String>, Option<String>);
 
-fn split(f: Option<(Vec<u8>, Vec<u8>, String, String)>) -> IdCols {
+/// [`id_columns`], or four nulls for a person without an ID number.
+pub(super) fn split(f: Option<(Vec<u8>, Vec<u8>, String, String)>) -> IdCols {
     match f {
         Some((a, b, c, d)) => (Some(a), Some(b), Some(c), Some(d)),
         None => (None, None, None, None),

@@ -271,21 +271,18 @@ pub async fn insert_rows(
         Backend::Sqlite => {
             let most = (32_000 / columns.len()).clamp(1, 256);
             let most = 1 << most.ilog2();
-            // Most statements carry `most` rows: that text is built once per call (building it
-            // for each statement, a few hundred small strings joined, was 7 % of a bulk load).
-            let full = (rows.len() >= most).then(|| values_sql(table, columns, most));
-            let mut rows = rows.into_iter().peekable();
+            // A statement's text is built again only when its row count changes: all but the
+            // last few carry `most` rows (building it for each, a few hundred small strings
+            // joined, was 7 % of a bulk load).
+            let (mut sql, mut built) = (String::new(), 0);
+            let mut rows = rows.into_iter();
             let mut left = rows.len();
             while left > 0 {
                 let n = if left >= most { most } else { 1 << left.ilog2() };
-                let tail;
-                let sql = if let Some(full) = full.as_ref().filter(|_| n == most) {
-                    full
-                } else {
-                    tail = values_sql(table, columns, n);
-                    &tail
-                };
-                let mut q = sqlx::query(sql);
+                if n != built {
+                    (sql, built) = (values_sql(table, columns, n), n);
+                }
+                let mut q = sqlx::query(&sql);
                 for v in rows.by_ref().take(n).flatten() {
                     q = v.bind(q);
                 }

@@ -76,7 +76,15 @@ pub enum KeyError {
 }
 
 fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    let mut mac = <HmacSha256 as Mac>::new_from_slice(key).expect("BUG: HMAC-SHA256 accepts keys of any length");
+    mac_of(keyed(key), parts)
+}
+
+fn keyed(key: &[u8]) -> HmacSha256 {
+    <HmacSha256 as Mac>::new_from_slice(key).expect("BUG: HMAC-SHA256 accepts keys of any length")
+}
+
+/// The MAC of `parts` concatenated, by an HMAC already keyed.
+fn mac_of(mut mac: HmacSha256, parts: &[&[u8]]) -> [u8; 32] {
     for part in parts {
         mac.update(part);
     }
@@ -92,7 +100,7 @@ impl DataKey {
         let fp = hmac_sha256(&fp_key, &[b"fingerprint"]);
         wipe(&mut fp_key);
         let cipher = Aes256Gcm::new_from_slice(&enc).expect("BUG: subkey is 32 bytes");
-        let lookup_mac = <HmacSha256 as Mac>::new_from_slice(&lookup).expect("BUG: HMAC-SHA256 accepts any key length");
+        let lookup_mac = keyed(&lookup);
         wipe(&mut enc);
         wipe(&mut lookup);
         DataKey { master, audit, fingerprint: hex::encode(&fp[..8]), cipher, lookup_mac }
@@ -251,11 +259,7 @@ impl DataKey {
     /// the NUL separator is what makes the concatenation unambiguous.
     pub fn lookup_hash(&self, kind: &str, normalized_value: &str) -> Vec<u8> {
         debug_assert!(!kind.contains('\0'), "lookup kind must not contain NUL");
-        let mut mac = self.lookup_mac.clone();
-        for part in [kind.as_bytes(), &[0u8], normalized_value.as_bytes()] {
-            mac.update(part);
-        }
-        mac.finalize().into_bytes().to_vec()
+        mac_of(self.lookup_mac.clone(), &[kind.as_bytes(), &[0u8], normalized_value.as_bytes()]).to_vec()
     }
 
     /// One link of the audit log's hash chain: each entry's MAC covers the

@@ -148,12 +148,8 @@ fn serve_refuses_a_demo_database_and_a_newer_schema() {
 #[test]
 fn residents_import_from_the_command_line_with_a_template_and_rejects() {
     let dir = tempfile::tempdir().unwrap();
-    let (data, key) = (dir.path().join("data"), dir.path().join("pingan.key"));
-    let (d, k) = (data.to_str().unwrap(), key.to_str().unwrap());
-    assert!(pingan(&["key", "generate", "--out", k], None).status.success());
-    let units = dir.path().join("units.csv");
-    std::fs::write(&units, "code,kind,name,parent_code,valid_from\n4107,bureau,新乡市公安局,,2020-01-01\n").unwrap();
-    assert!(pingan(&["org", "import", "--data", d, "--key", k, units.to_str().unwrap()], None).status.success());
+    let (data, key) = one_bureau(dir.path());
+    let (d, k) = (data.as_str(), key.as_str());
 
     let template = dir.path().join("residents.csv");
     let o = pingan(&["import", "--template", "residents", "--out", template.to_str().unwrap()], None);
@@ -188,12 +184,8 @@ fn residents_import_from_the_command_line_with_a_template_and_rejects() {
 #[test]
 fn a_large_first_import_reports_building_its_indexes_and_a_small_one_does_not() {
     let dir = tempfile::tempdir().unwrap();
-    let (data, key) = (dir.path().join("data"), dir.path().join("pingan.key"));
-    let (d, k) = (data.to_str().unwrap(), key.to_str().unwrap());
-    assert!(pingan(&["key", "generate", "--out", k], None).status.success());
-    let units = dir.path().join("units.csv");
-    std::fs::write(&units, "code,kind,name,parent_code,valid_from\n4107,bureau,新乡市公安局,,2020-01-01\n").unwrap();
-    assert!(pingan(&["org", "import", "--data", d, "--key", k, units.to_str().unwrap()], None).status.success());
+    let (data, key) = one_bureau(dir.path());
+    let (d, k) = (data.as_str(), key.as_str());
     let template = dir.path().join("residents.csv");
     assert!(pingan(&["import", "--template", "residents", "--out", template.to_str().unwrap()], None).status.success());
     let header = std::fs::read_to_string(&template).unwrap();
@@ -220,14 +212,20 @@ fn a_large_first_import_reports_building_its_indexes_and_a_small_one_does_not() 
     assert!(!String::from_utf8_lossy(&o.stderr).contains("\rindex:"), "{}", text(&o));
 }
 
-/// A deployment with one bureau and a system administrator, in a temporary directory.
-fn small_deployment(dir: &std::path::Path) -> (String, String) {
+/// A data directory and key in `dir` holding one bureau (4107): (data dir, key file).
+fn one_bureau(dir: &std::path::Path) -> (String, String) {
     let data = dir.join("data").to_str().unwrap().to_string();
     let key = dir.join("pingan.key").to_str().unwrap().to_string();
     assert!(pingan(&["key", "generate", "--out", &key], None).status.success());
     let csv = dir.join("units.csv");
     std::fs::write(&csv, "code,kind,name,parent_code,valid_from\n4107,bureau,新乡市公安局,,2020-01-01\n").unwrap();
     assert!(pingan(&["org", "import", "--data", &data, "--key", &key, csv.to_str().unwrap()], None).status.success());
+    (data, key)
+}
+
+/// A deployment with one bureau and a system administrator, in a temporary directory.
+fn small_deployment(dir: &std::path::Path) -> (String, String) {
+    let (data, key) = one_bureau(dir);
     let add = [
         "user",
         "add",

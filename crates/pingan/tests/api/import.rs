@@ -29,6 +29,11 @@ async fn upload(app: &TestApp, token: &str, query: &str, ctype: &str, body: Vec<
     app.post_bytes(&format!("/api/v1/residents/import{query}"), token, ctype, body).await
 }
 
+/// The resident search's answer to `query`.
+async fn search(app: &TestApp, token: &str, query: Value) -> Value {
+    app.post("/api/v1/residents/search", Some(token), query).await.1
+}
+
 async fn count(app: &TestApp, table: &str) -> i64 {
     sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(app.state.db.reader()).await.unwrap()
 }
@@ -62,7 +67,7 @@ async fn a_utf8_csv_with_bom_creates_people_addresses_and_houses_and_merges_dupl
     assert_eq!(count(&app, "addresses").await, addresses + 1, "two spellings of one address are one address");
     assert_eq!(count(&app, "houses").await, houses + 1);
     // The duplicate row added its new phone and tag to the first.
-    let (_, found) = app.post("/api/v1/residents/search", Some(&officer), serde_json::json!({"id_number": a})).await;
+    let found = search(&app, &officer, serde_json::json!({"id_number": a})).await;
     let item = &found["items"][0];
     assert_eq!(item["tags"], serde_json::json!(["disabled", "elderly_alone"]), "{found}");
     let id = item["id"].as_i64().unwrap();
@@ -158,8 +163,7 @@ async fn an_xlsx_upload_is_read_and_numbers_that_lost_digits_are_refused() {
     assert_eq!(report["errors"][0]["line"], 3, "{report}");
     let (status, report) = upload(&app, &officer, "?skip_invalid=true", xlsx, bytes).await;
     assert_eq!((status, report["created"].as_u64()), (200, Some(1)), "{report}");
-    let (_, found) =
-        app.post("/api/v1/residents/search", Some(&officer), serde_json::json!({"phone": "13912345678"})).await;
+    let found = search(&app, &officer, serde_json::json!({"phone": "13912345678"})).await;
     assert_eq!(found["total"], 1, "{found}");
 }
 
@@ -256,15 +260,12 @@ async fn a_first_import_larger_than_the_register_ends_with_every_index_and_merge
     );
     assert_eq!(indexes(&app).await, before, "every index is back, defined as before");
     // The indexes answer: by ID number (the unique keyed hash), by phone, by tail digits.
-    let (_, found) =
-        app.post("/api/v1/residents/search", Some(&officer), serde_json::json!({"id_number": first})).await;
+    let found = search(&app, &officer, serde_json::json!({"id_number": first})).await;
     assert_eq!(found["total"], 1, "{found}");
     assert_eq!(found["items"][0]["tags"], serde_json::json!(["elderly_alone"]), "{found}");
-    let (_, found) =
-        app.post("/api/v1/residents/search", Some(&officer), serde_json::json!({"phone": "13600000000"})).await;
+    let found = search(&app, &officer, serde_json::json!({"phone": "13600000000"})).await;
     assert_eq!(found["total"], 1, "the merged row's phone was added: {found}");
-    let (_, found) =
-        app.post("/api/v1/residents/search", Some(&officer), serde_json::json!({"phone": "13700001499"})).await;
+    let found = search(&app, &officer, serde_json::json!({"phone": "13700001499"})).await;
     assert_eq!(found["total"], 1, "{found}");
 }
 
