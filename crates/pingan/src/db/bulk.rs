@@ -1,8 +1,8 @@
-//! Bulk writes for imports and the demo: multi-row INSERTs and ids reserved up front, so a
-//! million rows cost thousands of statements, not millions (each statement through sqlx costs
+//! Bulk writes for imports and the demo: one statement per batch and ids reserved up front, so a
+//! million rows cost a handful of statements, not millions (each statement through sqlx costs
 //! tens of microseconds whatever its size).
 
-use super::{Backend, Db, Tx};
+use super::{rows_table, Backend, Db, Tx};
 
 /// One bound value of a bulk insert.
 #[derive(Debug, Clone)]
@@ -242,15 +242,12 @@ where
 }
 
 /// Inserts `rows` (each with one value per column), with statements whose text depends only on
-/// the table, its columns and how many rows they carry, so each is prepared once and cached (a
-/// statement built for every odd chunk size cost more to prepare than to run). Every row must
-/// give each column the same kind of [`Value`] (`None` of that kind for null).
+/// the table and its columns, so each is prepared once and cached. Every row must give each
+/// column the same kind of [`Value`] (`None` of that kind for null).
 ///
-/// SQLite: multi-row `VALUES` of a power-of-two number of rows (at most 256), so a table needs
-/// at most nine statements. PostgreSQL: each chunk travels as one bound JSON array of arrays
-/// that the server unpacks (`jsonb_array_elements`): one statement whatever the count. (On
-/// SQLite, `json_each` measured a third slower than binding: it renders each element back to
-/// text before `->>` parses it again.)
+/// SQLite: one statement for the whole call, `INSERT … SELECT … FROM pingan_rows(n)`, which
+/// reads the rows straight from memory (see `rows_table.rs`). PostgreSQL: each chunk travels as
+/// one bound JSON array of arrays that the server unpacks (`jsonb_array_elements`).
 pub async fn insert_rows(
     backend: Backend,
     tx: &mut Tx,
@@ -269,26 +266,21 @@ pub async fn insert_rows(
             }
         }
         Backend::Sqlite => {
-            let most = (32_000 / columns.len()).clamp(1, 256);
-            let most = 1 << most.ilog2();
-            // A statement's text is built again only when its row count changes: all but the
-            // last few carry `most` rows (building it for each, a few hundred small strings
-            // joined, was 7 % of a bulk load).
-            let (mut sql, mut built) = (String::new(), 0);
-            let mut rows = rows.into_iter();
-            let mut left = rows.len();
-            while left > 0 {
-                let n = if left >= most { most } else { 1 << left.ilog2() };
-                if n != built {
-                    (sql, built) = (values_sql(table, columns, n), n);
-                }
-                let mut q = sqlx::query(&sql);
-                for v in rows.by_ref().take(n).flatten() {
-                    q = v.bind(q);
-                }
-                q.execute(&mut **tx).await?;
-                left -= n;
+            if columns.len() > rows_table::MAX_COLUMNS {
+                return Err(sqlx::Error::Protocol(format!(
+                    "BUG: a bulk insert into {table} has {} columns, more than {}",
+                    columns.len(),
+                    rows_table::MAX_COLUMNS
+                )));
             }
+            let picks: Vec<String> = (0..columns.len()).map(|i| format!("c{i}")).collect();
+            let sql = format!(
+                "INSERT INTO {table} ({}) SELECT {} FROM pingan_rows($1)",
+                columns.join(", "),
+                picks.join(", ")
+            );
+            let handed = rows_table::Handed::new(rows);
+            sqlx::query(&sql).bind(handed.id()).execute(&mut **tx).await?;
         }
     }
     Ok(())
@@ -296,21 +288,6 @@ pub async fn insert_rows(
 
 /// Rows per PostgreSQL statement: bounds the memory of one statement (a few MB at most).
 const JSON_ROWS_PER_STATEMENT: usize = 5_000;
-
-/// `INSERT INTO table (columns) VALUES (?, …), …` for `n` rows, anonymous placeholders (see
-/// [`marks`]).
-fn values_sql(table: &str, columns: &[&str], n: usize) -> String {
-    let row = format!("({})", vec!["?"; columns.len()].join(","));
-    let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
-    sql.reserve((row.len() + 1) * n);
-    for i in 0..n {
-        if i > 0 {
-            sql.push(',');
-        }
-        sql.push_str(&row);
-    }
-    sql
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {

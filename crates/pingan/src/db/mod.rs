@@ -11,6 +11,7 @@ pub mod bulk;
 mod checkpoint;
 pub mod group;
 mod migrate;
+mod rows_table;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -67,6 +68,8 @@ impl Db {
         let Some(path) = url.strip_prefix("sqlite://") else {
             anyhow::bail!("database URL must start with sqlite:// or postgres://");
         };
+        // Before the first connection opens: each one registers `pingan_rows` as it does.
+        rows_table::install();
         let rwc = format!("sqlite://{path}?mode=rwc");
         let write = sqlite_pool(&rwc, 1, WRITER_CACHE_KIB).await?;
         let read = sqlite_pool(&rwc, 4, READER_CACHE_KIB).await?;

@@ -15,6 +15,7 @@ mod auth;
 mod bad_input;
 mod basedata;
 mod basedata_pages;
+mod bulk;
 mod cli;
 mod demo;
 mod demo_warnings;
