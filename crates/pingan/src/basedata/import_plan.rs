@@ -1,7 +1,7 @@
 //! The second half of an import: resolving each checked row against the file and the database
 //! (same person, same address, same house), then writing everything in one transaction.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet};
 
 use sqlx::Row as _;
 
@@ -25,6 +25,8 @@ enum AddressRef {
 
 struct NewAddress {
     text: String,
+    /// `address_key(text)`, computed once per row when the file was resolved.
+    key: String,
     placed: Placed,
     datum: DatumCode,
     node: i64,
@@ -87,10 +89,11 @@ pub(super) async fn plan(
     // 1. One person per ID number within the file: the first row stays, later ones add phones and tags.
     // Each kept row with its ID number's keyed hash, computed once.
     let mut kept: Vec<(Row, Option<Vec<u8>>)> = Vec::with_capacity(rows.len());
-    let mut by_hash: HashMap<Vec<u8>, usize> = HashMap::new();
+    let mut by_hash: HashMap<[u8; 32], usize> = HashMap::with_capacity(rows.len());
     for row in rows {
         let hash = row.resident.id_number.as_ref().map(|id| state.key.lookup_hash(pii::ID_NUMBER, id.as_str()));
-        match hash.as_ref().and_then(|h| by_hash.get(h)) {
+        let slot = hash.as_deref().map(hash_key);
+        match slot.as_ref().and_then(|k| by_hash.get(k)) {
             Some(&i) => {
                 let first = &mut kept[i].0.resident;
                 union(&mut first.phones, &row.resident.phones);
@@ -98,19 +101,18 @@ pub(super) async fn plan(
                 report.merged += 1;
             }
             None => {
-                if let Some(h) = &hash {
-                    by_hash.insert(h.clone(), kept.len());
+                if let Some(k) = slot {
+                    by_hash.insert(k, kept.len());
                 }
                 kept.push((row, hash));
             }
         }
     }
     // 2. People already recorded keep their record; the file adds phones and tags.
-    let hashes: Vec<Vec<u8>> = by_hash.keys().cloned().collect();
     let existing = lookup(
         state,
         "residents",
-        &hashes,
+        || by_hash.keys().map(|k| k.to_vec()).collect(),
         |m| format!("SELECT id_hash, id, node_id FROM residents WHERE id_hash IN ({m})"),
         |r| Ok((r.try_get::<Vec<u8>, _>(0)?, (r.try_get::<i64, _>(1)?, r.try_get::<i64, _>(2)?))),
     )
@@ -128,17 +130,19 @@ pub(super) async fn plan(
                 "id_number",
                 "this person is recorded by a unit outside your jurisdiction; ask the bureau to transfer the record",
             )),
-            None => fresh.push((row, hash)),
+            None => fresh.push((address_key(&row.address), row, hash)),
         }
     }
     // 3. Addresses by standard text: existing ones keep their point; new ones need one.
-    let mut keys: Vec<String> = fresh.iter().map(|(r, _)| address_key(&r.address)).collect();
-    keys.sort();
-    keys.dedup();
     let known = lookup(
         state,
         "addresses",
-        &keys,
+        || {
+            let mut keys: Vec<String> = fresh.iter().map(|(k, _, _)| k.clone()).collect();
+            keys.sort_unstable();
+            keys.dedup();
+            keys
+        },
         |m| format!("SELECT text_key, id, grid_id, node_id FROM addresses WHERE text_key IN ({m})"),
         |r| {
             Ok((
@@ -153,8 +157,7 @@ pub(super) async fn plan(
     let mut addresses: Vec<NewAddress> = Vec::new();
     let mut address_of: HashMap<String, AddressRef> = HashMap::new();
     let mut placed_rows: Vec<(Row, Option<Vec<u8>>, AddressRef)> = Vec::with_capacity(fresh.len());
-    for (row, hash) in fresh {
-        let key = address_key(&row.address);
+    for (key, mut row, hash) in fresh {
         if let Some(a) = address_of.get(&key) {
             placed_rows.push((row, hash, *a));
             continue;
@@ -197,7 +200,8 @@ pub(super) async fn plan(
                 }
                 let node = grid.unwrap_or(caller.node_id);
                 addresses.push(NewAddress {
-                    text: row.address.clone(),
+                    text: std::mem::take(&mut row.address),
+                    key: key.clone(),
                     placed: Placed { lon: p.x(), lat: p.y(), grid_id: grid },
                     datum,
                     node,
@@ -231,44 +235,45 @@ pub(super) async fn plan(
         }
     }
     let mut houses: Vec<NewHouse> = Vec::new();
-    let mut house_of: HashMap<(String, String), HouseRef> = HashMap::new();
+    // Houses of this file by (address, unit); an address is its id, or a new one its index
+    // below zero, so an existing address's key is also the key of `known_houses`.
+    let mut house_of: HashMap<(i64, String), HouseRef> = HashMap::new();
     let mut residents = Vec::with_capacity(placed_rows.len());
-    for (row, id_hash, a) in placed_rows {
-        let house = match &row.unit {
-            None => None,
-            Some(unit) => {
-                let key = (address_key(&row.address), unit.clone());
-                let found = house_of.get(&key).copied().or_else(|| match a {
-                    AddressRef::Existing { id, .. } => {
-                        known_houses.get(&(id, unit.clone())).map(|h| HouseRef::Existing(*h))
-                    }
-                    AddressRef::New(_) => None,
-                });
-                Some(found.unwrap_or_else(|| {
-                    let use_kind =
-                        row.house_use.unwrap_or(if row.resident.house_relation == Some(HouseRelation::Tenant) {
-                            HouseUse::Rented
-                        } else {
-                            HouseUse::OwnerOccupied
-                        });
-                    houses.push(NewHouse { address: a, unit: unit.clone(), use_kind });
-                    let h = HouseRef::New(houses.len() - 1);
-                    house_of.insert(key, h);
-                    h
-                }))
+    for (mut row, id_hash, a) in placed_rows {
+        let house = row.unit.take().map(|unit| {
+            let address = match a {
+                AddressRef::Existing { id, .. } => id,
+                AddressRef::New(i) => -(i as i64) - 1,
+            };
+            let key = (address, unit);
+            if let Some(&h) = house_of.get(&key) {
+                return h;
             }
-        };
+            if let Some(&id) = known_houses.get(&key) {
+                return HouseRef::Existing(id);
+            }
+            let use_kind = row.house_use.unwrap_or(if row.resident.house_relation == Some(HouseRelation::Tenant) {
+                HouseUse::Rented
+            } else {
+                HouseUse::OwnerOccupied
+            });
+            houses.push(NewHouse { address: a, unit: key.1.clone(), use_kind });
+            let h = HouseRef::New(houses.len() - 1);
+            house_of.insert(key, h);
+            h
+        });
         residents.push(NewResident { resident: row.resident, id_hash, address: a, house });
     }
     Ok(Plan { addresses, houses, residents, merges })
 }
 
-/// Existing rows of `table` for keys, one value per key. An empty table (a first import) is
-/// not asked about each key: at a million rows that was two seconds of index probes.
+/// Existing rows of `table` for the keys `keys` makes, one value per key. An empty table (a
+/// first import) is not asked about each key, and the keys are not even made: at a million
+/// rows that was two seconds of index probes.
 async fn lookup<K, V>(
     state: &AppState,
     table: &str,
-    keys: &[K],
+    keys: impl FnOnce() -> Vec<K>,
     sql: impl Fn(&str) -> String,
     row: impl Fn(sqlx::any::AnyRow) -> Result<(K, V), sqlx::Error>,
 ) -> Result<HashMap<K, V>, AppError>
@@ -280,7 +285,12 @@ where
     if any.is_none() {
         return Ok(HashMap::new());
     }
-    Ok(crate::db::bulk::fetch_in(&state.db, keys, sql, row).await?.into_iter().collect())
+    Ok(crate::db::bulk::fetch_in(&state.db, &keys(), sql, row).await?.into_iter().collect())
+}
+
+/// An ID number's keyed hash as a map key (HMAC-SHA256: always 32 bytes).
+fn hash_key(h: &[u8]) -> [u8; 32] {
+    h.try_into().expect("BUG: a lookup hash is not 32 bytes")
 }
 
 /// Writes the plan in one transaction with one audit entry naming what it touched.
@@ -288,7 +298,7 @@ pub(super) async fn write(
     state: &AppState,
     mut entry: Entry,
     caller: &Caller,
-    plan: Plan,
+    mut plan: Plan,
     report: &mut ResidentImportReport,
     progress: Progress<'_>,
 ) -> Result<(), AppError> {
@@ -308,15 +318,16 @@ pub(super) async fn write(
     ];
     let deferred = db.defer_indexes(&mut tx, &loads).await?;
     let address_ids = db.reserve_ids(&mut tx, "addresses", plan.addresses.len()).await?;
+    // The rows take the plan's strings: nothing reads them after this.
     let rows: Vec<Vec<Value>> = plan
         .addresses
-        .iter()
+        .iter_mut()
         .zip(&address_ids)
         .map(|(a, id)| {
             vec![
                 (*id).into(),
-                a.text.as_str().into(),
-                address_key(&a.text).into(),
+                std::mem::take(&mut a.text).into(),
+                std::mem::take(&mut a.key).into(),
                 a.placed.lon.into(),
                 a.placed.lat.into(),
                 pingan_geo::Datum::from(a.datum).as_str().into(),
@@ -337,14 +348,14 @@ pub(super) async fn write(
     let house_ids = db.reserve_ids(&mut tx, "houses", plan.houses.len()).await?;
     let rows: Vec<Vec<Value>> = plan
         .houses
-        .iter()
+        .iter_mut()
         .zip(&house_ids)
         .map(|(h, id)| {
             let (address, _, node) = resolve(h.address);
             vec![
                 (*id).into(),
                 address.into(),
-                h.unit.as_str().into(),
+                std::mem::take(&mut h.unit).into(),
                 h.use_kind.code().into(),
                 node.into(),
                 now.into(),

@@ -84,6 +84,17 @@ async fn a_utf8_csv_with_bom_creates_people_addresses_and_houses_and_merges_dupl
     );
     let (_, view) = app.get(&format!("/api/v1/residents/{id}"), Some(&officer)).await;
     assert_eq!(view["phones"].as_array().unwrap().len(), 3);
+    // A new person at the recorded address and unit joins the recorded house.
+    let c = id_number("41070219900303003");
+    let third = format!("{HEADER}\n张新,{c},,,流动人口,新乡市 导入路1号,,,1单元101,租户,,\n");
+    let (status, report) = upload(&app, &officer, "", "text/csv", third.into_bytes()).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(
+        (report["created"].as_u64(), report["addresses_created"].as_u64(), report["houses_created"].as_u64()),
+        (Some(1), Some(0), Some(0)),
+        "{report}"
+    );
+    assert_eq!(count(&app, "houses").await, houses + 1, "the recorded house is not doubled");
     let audit = app.audit_since(0).await;
     assert!(
         audit.iter().any(|(a, _, r, _)| a == "resident.import" && r.contains(&format!("resident:{id}"))),
