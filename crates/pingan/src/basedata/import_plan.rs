@@ -317,58 +317,16 @@ pub(super) async fn write(
         ("resident_tags", n),
     ];
     let deferred = db.defer_indexes(&mut tx, &loads).await?;
+    // Every id is reserved first, so the residents' rows (encrypting and hashing: the CPU part)
+    // are made on a blocking thread from the start, while the database writes the addresses and
+    // houses, and then each batch while it writes the one before.
     let address_ids = db.reserve_ids(&mut tx, "addresses", plan.addresses.len()).await?;
-    // The rows take the plan's strings: nothing reads them after this.
-    let rows: Vec<Vec<Value>> = plan
-        .addresses
-        .iter_mut()
-        .zip(&address_ids)
-        .map(|(a, id)| {
-            vec![
-                (*id).into(),
-                std::mem::take(&mut a.text).into(),
-                std::mem::take(&mut a.key).into(),
-                a.placed.lon.into(),
-                a.placed.lat.into(),
-                pingan_geo::Datum::from(a.datum).as_str().into(),
-                a.placed.grid_id.into(),
-                a.node.into(),
-                now.into(),
-                by.into(),
-                now.into(),
-                by.into(),
-            ]
-        })
-        .collect();
-    db.insert_rows(&mut tx, "addresses", &ADDRESS_COLUMNS, rows).await?;
+    let house_ids = db.reserve_ids(&mut tx, "houses", plan.houses.len()).await?;
+    let created = db.reserve_ids(&mut tx, "residents", plan.residents.len()).await?;
     let resolve = |a: AddressRef| match a {
         AddressRef::Existing { id, grid, node } => (id, grid, node),
         AddressRef::New(i) => (address_ids[i], plan.addresses[i].placed.grid_id, plan.addresses[i].node),
     };
-    let house_ids = db.reserve_ids(&mut tx, "houses", plan.houses.len()).await?;
-    let rows: Vec<Vec<Value>> = plan
-        .houses
-        .iter_mut()
-        .zip(&house_ids)
-        .map(|(h, id)| {
-            let (address, _, node) = resolve(h.address);
-            vec![
-                (*id).into(),
-                address.into(),
-                std::mem::take(&mut h.unit).into(),
-                h.use_kind.code().into(),
-                node.into(),
-                now.into(),
-                by.into(),
-                now.into(),
-                by.into(),
-            ]
-        })
-        .collect();
-    db.insert_rows(&mut tx, "houses", &HOUSE_COLUMNS, rows).await?;
-    let created = db.reserve_ids(&mut tx, "residents", plan.residents.len()).await?;
-    // Encrypting and hashing is the CPU part: a blocking thread makes the rows of the next
-    // batch while the database writes this one.
     let places: Vec<(i64, Option<i64>, i64)> = plan.residents.iter().map(|r| resolve(r.address)).collect();
     let houses: Vec<Option<i64>> = plan
         .residents
@@ -380,9 +338,9 @@ pub(super) async fn write(
             })
         })
         .collect();
-    let (batches, mut ready) = tokio::sync::mpsc::channel::<ResidentBatch>(1);
+    let (batches, mut ready) = tokio::sync::mpsc::channel::<ResidentBatch>(RESIDENT_BATCHES_AHEAD);
     let maker = {
-        let (key, residents, ids) = (state.key.clone(), plan.residents, created.clone());
+        let (key, residents, ids) = (state.key.clone(), std::mem::take(&mut plan.residents), created.clone());
         tokio::task::spawn_blocking(move || {
             let mut at = 0;
             while at < residents.len() {
@@ -403,6 +361,49 @@ pub(super) async fn write(
             }
         })
     };
+    let house_rows: Vec<Vec<Value>> = plan
+        .houses
+        .iter_mut()
+        .zip(&house_ids)
+        .map(|(h, id)| {
+            let (address, _, node) = resolve(h.address);
+            vec![
+                (*id).into(),
+                address.into(),
+                std::mem::take(&mut h.unit).into(),
+                h.use_kind.code().into(),
+                node.into(),
+                now.into(),
+                by.into(),
+                now.into(),
+                by.into(),
+            ]
+        })
+        .collect();
+    // The rows take the plan's strings: nothing reads them after this.
+    let address_rows: Vec<Vec<Value>> = plan
+        .addresses
+        .iter_mut()
+        .zip(&address_ids)
+        .map(|(a, id)| {
+            vec![
+                (*id).into(),
+                std::mem::take(&mut a.text).into(),
+                std::mem::take(&mut a.key).into(),
+                a.placed.lon.into(),
+                a.placed.lat.into(),
+                pingan_geo::Datum::from(a.datum).as_str().into(),
+                a.placed.grid_id.into(),
+                a.node.into(),
+                now.into(),
+                by.into(),
+                now.into(),
+                by.into(),
+            ]
+        })
+        .collect();
+    db.insert_rows(&mut tx, "addresses", &ADDRESS_COLUMNS, address_rows).await?;
+    db.insert_rows(&mut tx, "houses", &HOUSE_COLUMNS, house_rows).await?;
     let mut written = 0;
     while let Some(b) = ready.recv().await {
         written += b.people.len();
@@ -503,6 +504,9 @@ const PHONE_COLUMNS: [&str; 6] = ["resident_id", "phone_hash", "phone_enc", "pho
 
 /// Rows of residents at a time: enough to keep the writer busy, few enough to show progress.
 const RESIDENT_BATCH: usize = 20_000;
+/// Batches the row maker may be ahead of the writer (about 10 MB each at most): it starts
+/// while the addresses and houses are written.
+const RESIDENT_BATCHES_AHEAD: usize = 6;
 
 struct ResidentBatch {
     people: Vec<Vec<Value>>,

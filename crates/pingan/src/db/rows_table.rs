@@ -86,11 +86,19 @@ impl Handed {
 
 impl Drop for Handed {
     fn drop(&mut self) {
-        if let Some(map) = lock().as_mut() {
-            map.remove(&self.0);
+        let rows = lock().as_mut().and_then(|map| map.remove(&self.0));
+        // Freeing a large batch (20,000 rows of a dozen values each) took a fifth of the time
+        // between a bulk load's statements; another thread does it while the next one runs.
+        if let Some(rows) = rows.filter(|r| r.len() >= FREE_APART_FROM) {
+            let spawned = std::thread::Builder::new().name("bulk-free".into()).spawn(move || drop(rows));
+            // Without a thread, the rows went down with the closure: freed here after all.
+            drop(spawned);
         }
     }
 }
+
+/// Batches of at least this many rows are freed on a thread of their own.
+const FREE_APART_FROM: usize = 4_096;
 
 fn lock() -> std::sync::MutexGuard<'static, Waiting> {
     // The map stays consistent whatever a panicking holder was doing: each step is one insert
