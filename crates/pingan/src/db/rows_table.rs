@@ -39,6 +39,11 @@ static NEXT: AtomicI64 = AtomicI64::new(1);
 pub fn install() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
+        // No memory statistics: with them every SQLite allocation takes one process-wide mutex,
+        // which the writer and the readers fought over during a bulk load. Only possible before
+        // SQLite initialises (the first connection); later it refuses, harmlessly.
+        // SAFETY: SQLITE_CONFIG_MEMSTATUS takes one int.
+        let _ = unsafe { ffi::sqlite3_config(ffi::SQLITE_CONFIG_MEMSTATUS, 0 as c_int) };
         // SAFETY: `register` has the entry-point signature SQLite expects and only registers a
         // module on the handle it is given.
         let rc = unsafe { ffi::sqlite3_auto_extension(Some(register)) };
