@@ -12,7 +12,7 @@
 //! single-writer rule is untouched: the statement runs on the writer connection, inside the
 //! caller's transaction, like any other.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::os::raw::{c_char, c_int};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, Once};
@@ -28,10 +28,9 @@ use super::bulk::Value;
 pub const MAX_COLUMNS: usize = 64;
 
 type Rows = Arc<Vec<Vec<Value>>>;
-type Waiting = Option<HashMap<i64, Rows>>;
 
 /// Batches waiting for (or being read by) their statement, by number.
-static BATCHES: Mutex<Waiting> = Mutex::new(None);
+static BATCHES: Mutex<BTreeMap<i64, Rows>> = Mutex::new(BTreeMap::new());
 static NEXT: AtomicI64 = AtomicI64::new(1);
 
 /// Registers the table on every SQLite connection opened after this call. Called before the
@@ -80,7 +79,7 @@ pub struct Handed(i64);
 impl Handed {
     pub fn new(rows: Vec<Vec<Value>>) -> Handed {
         let id = NEXT.fetch_add(1, Ordering::Relaxed);
-        lock().get_or_insert_with(HashMap::new).insert(id, Arc::new(rows));
+        lock().insert(id, Arc::new(rows));
         Handed(id)
     }
 
@@ -91,13 +90,12 @@ impl Handed {
 
 impl Drop for Handed {
     fn drop(&mut self) {
-        let rows = lock().as_mut().and_then(|map| map.remove(&self.0));
+        let rows = lock().remove(&self.0);
         // Freeing a large batch (20,000 rows of a dozen values each) took a fifth of the time
-        // between a bulk load's statements; another thread does it while the next one runs.
+        // between a bulk load's statements; another thread does it while the next one runs
+        // (when no thread can be had, the refused closure frees them here).
         if let Some(rows) = rows.filter(|r| r.len() >= FREE_APART_FROM) {
-            let spawned = std::thread::Builder::new().name("bulk-free".into()).spawn(move || drop(rows));
-            // Without a thread, the rows went down with the closure: freed here after all.
-            drop(spawned);
+            let _ = std::thread::Builder::new().name("bulk-free".into()).spawn(move || drop(rows));
         }
     }
 }
@@ -105,7 +103,7 @@ impl Drop for Handed {
 /// Batches of at least this many rows are freed on a thread of their own.
 const FREE_APART_FROM: usize = 4_096;
 
-fn lock() -> std::sync::MutexGuard<'static, Waiting> {
+fn lock() -> std::sync::MutexGuard<'static, BTreeMap<i64, Rows>> {
     // The map stays consistent whatever a panicking holder was doing: each step is one insert
     // or remove.
     BATCHES.lock().unwrap_or_else(|p| p.into_inner())
@@ -167,7 +165,7 @@ struct RowsCursor {
 unsafe impl VTabCursor for RowsCursor {
     fn filter(&mut self, _idx_num: c_int, _idx_str: Option<&str>, args: &Values<'_>) -> rusqlite::Result<()> {
         self.batch = args.get::<i64>(0)?;
-        let found = lock().as_ref().and_then(|m| m.get(&self.batch).cloned());
+        let found = lock().get(&self.batch).cloned();
         let Some(rows) = found else {
             return Err(rusqlite::Error::ModuleError(format!("no bulk batch {} is waiting", self.batch)));
         };
