@@ -28,3 +28,6 @@ pub mod settings;
 pub mod tabular;
 pub mod visits;
 pub mod web;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -1,5 +1,5 @@
 //! Warnings loaded as history from a file, in bulk: a city's nine months (1.7 million warnings)
-//! load in about a minute and a half (bench/warning_batch.sh), not hours. The rules are those of
+//! load in about a minute (bench/warning_batch.sh), not hours. The rules are those of
 //! one warning at a time ([`super::intake`]): matched by ID number, else by a phone exactly one
 //! resident holds; routed through the resident's grid; graded by the rules in force; merged into
 //! the newest history case about the same person opened within the window; stored once per
@@ -11,7 +11,7 @@
 //! writes are its new cases, the cases it joined, its warnings and candidates, and one audit
 //! entry per 1,000 rows.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 use sqlx::Row as _;
@@ -23,11 +23,11 @@ use super::routes::Routes;
 use super::rules;
 use super::service::{Chunk, ItemResult, MAX_BATCH};
 use super::store::WARNING_COLUMNS;
-use super::together::{self, Case};
+use super::together::{self, Case, CaseKey};
 use crate::app::AppState;
 use crate::audit::{self, Entry};
-use crate::db::bulk::{fetch_in, Value};
-use crate::db::Tx;
+use crate::db::bulk::{fetch_in, DeferredIndexes, Value};
+use crate::db::{Backend, Tx};
 use crate::web::error::AppError;
 
 /// A resident a chunk names, as read: routed through [`Routes`] in memory.
@@ -41,14 +41,78 @@ struct Row {
 
 /// Rows per transaction: the commit (an fsync, and the WAL pages of every index leaf the rows
 /// touched) is paid once for this many warnings. At city scale that holds the SQLite writer for
-/// 1–1.6 s at a time (measured); 10,000 made the 1.7-million-row load 25 % slower.
+/// 1–1.6 s at a time (measured); 10,000 made the 1.7-million-row load 25 % slower. A large first
+/// load is one transaction instead ([`Mode::Whole`]).
 pub const TRANSACTION_ROWS: usize = 25 * MAX_BATCH;
 
-/// Loads `items` (parsed warnings, in file order) as history, [`TRANSACTION_ROWS`] per
-/// transaction. Every [`MAX_BATCH`] items get their own audit entry, made by `entry` from what
+/// From this many rows, a load that brings more warnings than the database holds is a large
+/// first load ([`Mode::Whole`]).
+pub const WHOLE_FROM: usize = 2 * MAX_BATCH;
+
+/// How a load is written.
+enum Mode {
+    /// A transaction per [`TRANSACTION_ROWS`]: the SQLite writer is never held for long, and
+    /// each transaction reads the cases its warnings could join.
+    Chunked,
+    /// A large first load on SQLite (a city's nine months, handed over when pingan is set up):
+    /// one transaction, all or nothing, with the secondary indexes of the warnings and cases
+    /// built once at the end ([`crate::db::Db::defer_indexes`]). Every case a row could join is
+    /// held here: those stored before the load (read once at its start) and those it writes.
+    /// Per transaction, a chunked load rewrote the index pages its cases touched all over
+    /// `fraud_cases`, and the later in the load, the more of them.
+    Whole { tx: Tx, cases: HashMap<CaseKey, Vec<Case>>, deferred: DeferredIndexes },
+}
+
+impl Mode {
+    async fn start(state: &AppState, settings: &Settings, items: &[Warning]) -> Result<Mode, AppError> {
+        let db = &state.db;
+        if db.backend != Backend::Sqlite || items.len() < WHOLE_FROM {
+            return Ok(Mode::Chunked);
+        }
+        let mut tx = db.begin().await?;
+        let held: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM fraud_warnings").fetch_one(&mut *tx).await?;
+        if items.len() as i64 <= held {
+            tx.rollback().await?;
+            return Ok(Mode::Chunked);
+        }
+        let window = settings.rules.merge_window_hours * 3_600_000;
+        let since = items.iter().map(|w| w.event_at).min().unwrap_or(0) - window;
+        let cases = together::cases_since(&mut tx, db.backend, since, "history").await?;
+        let n = items.len();
+        let loads = [("fraud_cases", n), ("fraud_warnings", n), ("fraud_candidates", n)];
+        let deferred = db.defer_indexes(&mut tx, &loads).await?;
+        Ok(Mode::Whole { tx, cases, deferred })
+    }
+
+    /// Rows matched and written at a time, while the next ones are matched: a transaction's
+    /// when chunked; for a whole load an eighth of it in whole batches (at most
+    /// [`TRANSACTION_ROWS`]), so that even a load of a few thousand rows overlaps the two.
+    fn chunk_rows(&self, rows: usize) -> usize {
+        match self {
+            Mode::Chunked => TRANSACTION_ROWS,
+            Mode::Whole { .. } => (rows / 8 / MAX_BATCH).clamp(1, TRANSACTION_ROWS / MAX_BATCH) * MAX_BATCH,
+        }
+    }
+
+    async fn finish(self, state: &AppState, created: usize) -> Result<(), AppError> {
+        if let Mode::Whole { mut tx, deferred, .. } = self {
+            if created == 0 {
+                // The dropped indexes come back with the rollback.
+                tx.rollback().await?;
+                return Ok(());
+            }
+            state.db.rebuild_indexes(&mut tx, deferred).await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+}
+
+/// Loads `items` (parsed warnings, in file order) as history: see [`Mode`] for the
+/// transactions. Every [`MAX_BATCH`] items get their own audit entry, made by `entry` from what
 /// they stored and their index range in `items`, so an entry names at most a batch's records.
-/// While one transaction is written, the next one's items are matched and graded: the SQLite
-/// writer works on its own thread, so the two overlap on two cores.
+/// While one chunk is written, the next one's items are matched and graded: the SQLite writer
+/// works on its own thread, so the two overlap on two cores.
 pub async fn ingest_history(
     state: &AppState,
     settings: &Settings,
@@ -57,12 +121,14 @@ pub async fn ingest_history(
     entry: impl Fn(&Touched, &Chunk, Range<usize>) -> Entry,
 ) -> Result<Chunk, AppError> {
     let routes = Routes::load(&mut *state.db.reader().acquire().await?).await?;
+    let mut mode = Mode::start(state, settings, &items).await?;
+    let per_chunk = mode.chunk_rows(items.len());
     let mut all = Chunk::default();
     let mut rest = items.into_iter().peekable();
     let mut offset = 0;
     let mut ready: Option<Vec<Prepared>> = None;
     loop {
-        let next: Vec<Warning> = rest.by_ref().take(TRANSACTION_ROWS).collect();
+        let next: Vec<Warning> = rest.by_ref().take(per_chunk).collect();
         let (prepared, stored) = tokio::join!(
             async {
                 match next.is_empty() {
@@ -72,7 +138,10 @@ pub async fn ingest_history(
             },
             async {
                 match ready.take() {
-                    Some(p) => store(state, settings, now, &p, offset, &entry).await.map(|c| Some((c, p.len()))),
+                    Some(p) => {
+                        let chunk = store(state, settings, now, &p, offset, &entry, &mut mode).await?;
+                        Ok::<_, AppError>(Some((chunk, p.len())))
+                    }
                     None => Ok(None),
                 }
             }
@@ -83,12 +152,14 @@ pub async fn ingest_history(
         }
         match prepared? {
             Some(p) => ready = Some(p),
-            None => return Ok(all),
+            None => break,
         }
     }
+    mode.finish(state, all.created).await?;
+    Ok(all)
 }
 
-/// One transaction: `prepared` are the items from `offset` on.
+/// One chunk: `prepared` are the items from `offset` on.
 async fn store(
     state: &AppState,
     settings: &Settings,
@@ -96,28 +167,58 @@ async fn store(
     prepared: &[Prepared],
     offset: usize,
     entry: &impl Fn(&Touched, &Chunk, Range<usize>) -> Entry,
+    mode: &mut Mode,
 ) -> Result<Chunk, AppError> {
     let mut subs: Vec<(Touched, Chunk)> = (0..prepared.len().div_ceil(MAX_BATCH)).map(|_| Default::default()).collect();
-    let mut tx = state.db.begin().await?;
-    write(&mut tx, state, settings, prepared, offset, &mut subs).await?;
+    match mode {
+        Mode::Chunked => {
+            let mut tx = state.db.begin().await?;
+            let window = settings.rules.merge_window_hours * 3_600_000;
+            let since = prepared.iter().map(|p| p.w.event_at).min().unwrap_or(0) - window;
+            let subjects = prepared.iter().map(|p| &p.subject);
+            let mut cases = together::cases_about(&mut tx, state.db.backend, subjects, since, "history").await?;
+            write(&mut tx, state, settings, prepared, offset, &mut subs, &mut cases).await?;
+            let all = audit_entries(&mut tx, state, now, subs, prepared.len(), offset, entry).await?;
+            if all.created > 0 {
+                tx.commit().await?;
+            } else {
+                tx.rollback().await?;
+            }
+            Ok(all)
+        }
+        Mode::Whole { tx, cases, .. } => {
+            let touched = write(tx, state, settings, prepared, offset, &mut subs, cases).await?;
+            // What these rows wrote is stored now: a later row that joins a case grows it.
+            for k in &touched {
+                for c in cases.get_mut(k).into_iter().flatten() {
+                    (c.fresh, c.added) = (None, 0);
+                }
+            }
+            audit_entries(tx, state, now, subs, prepared.len(), offset, entry).await
+        }
+    }
+}
 
+/// An audit entry for each batch of the chunk that stored something; the chunk's counts.
+async fn audit_entries(
+    tx: &mut Tx,
+    state: &AppState,
+    now: i64,
+    subs: Vec<(Touched, Chunk)>,
+    len: usize,
+    offset: usize,
+    entry: &impl Fn(&Touched, &Chunk, Range<usize>) -> Entry,
+) -> Result<Chunk, AppError> {
     let mut all = Chunk::default();
     for (n, (mut touched, sub)) in subs.into_iter().enumerate() {
         if sub.created > 0 {
             touched.cases.sort_unstable();
             touched.cases.dedup();
-            let range = offset + n * MAX_BATCH..offset + ((n + 1) * MAX_BATCH).min(prepared.len());
+            let range = offset + n * MAX_BATCH..offset + ((n + 1) * MAX_BATCH).min(len);
             let entry = entry(&touched, &sub, range);
-            audit::append(&mut tx, &state.db, &state.key, now, &entry)
-                .await
-                .map_err(|e| audit::audit_failed(state, e))?;
+            audit::append(tx, &state.db, &state.key, now, &entry).await.map_err(|e| audit::audit_failed(state, e))?;
         }
         all.absorb(sub);
-    }
-    if all.created > 0 {
-        tx.commit().await?;
-    } else {
-        tx.rollback().await?;
     }
     Ok(all)
 }
@@ -214,7 +315,9 @@ async fn prepare(
     Ok(out)
 }
 
-/// Applies the items in `tx`, counting each in its batch of `subs`.
+/// Applies the items in `tx`, counting each in its batch of `subs`; `cases` holds every case
+/// (in id order, by whom it is about) that one of them could join, and gains the ones they open.
+/// Returns the keys of the lists they touched.
 async fn write(
     tx: &mut Tx,
     state: &AppState,
@@ -222,15 +325,11 @@ async fn write(
     prepared: &[Prepared],
     offset: usize,
     subs: &mut [(Touched, Chunk)],
-) -> Result<(), AppError> {
+    cases: &mut HashMap<CaseKey, Vec<Case>>,
+) -> Result<HashSet<CaseKey>, AppError> {
     let db = &state.db;
     let window = settings.rules.merge_window_hours * 3_600_000;
     let mut stored = together::existing(tx, db.backend, prepared).await?;
-    let Some(since) = prepared.iter().map(|p| p.w.event_at).min().map(|t| t - window) else {
-        return Ok(());
-    };
-    let subjects = prepared.iter().map(|p| &p.subject);
-    let mut cases = together::cases_about(tx, db.backend, subjects, since, "history").await?;
 
     let case_ids = db.reserve_ids(tx, "fraud_cases", prepared.len()).await?.into_iter();
     let mut case_ids = case_ids.peekable();
@@ -240,6 +339,7 @@ async fn write(
     let mut keyless: Vec<Case> = Vec::new();
     let mut warnings: Vec<Vec<Value>> = Vec::with_capacity(prepared.len());
     let mut candidates: Vec<Vec<Value>> = Vec::new();
+    let mut touched_keys: HashSet<CaseKey> = HashSet::new();
     for (at, p) in prepared.iter().enumerate() {
         let (touched, chunk) = &mut subs[at / MAX_BATCH];
         let index = offset + at;
@@ -273,7 +373,13 @@ async fn write(
             continue;
         }
         let received = w.event_at;
-        let key_cases = together::case_key(&p.subject).map(|k| cases.entry(k).or_default());
+        let case_key = together::case_key(&p.subject);
+        if let Some(k) = &case_key {
+            if !touched_keys.contains(k) {
+                touched_keys.insert(k.clone());
+            }
+        }
+        let key_cases = case_key.map(|k| cases.entry(k).or_default());
         let existing_case = key_cases.as_ref().and_then(|list| Case::joinable(list, received, window));
         let case_id = match (key_cases, existing_case) {
             (Some(list), Some(at)) => {
@@ -315,9 +421,10 @@ async fn write(
         });
     }
     if warnings.is_empty() {
-        return Ok(());
+        return Ok(touched_keys);
     }
-    let all = cases.values().chain([&keyless]).flatten();
+    // Only the lists these rows touched: a large first load holds every case it wrote.
+    let all = touched_keys.iter().filter_map(|k| cases.get(k)).chain([&keyless]).flatten();
     let rows = together::CaseRows::of(all, |i| &prepared[i], "history");
     together::write_cases(tx, db, rows).await?;
     let mut columns = vec!["id"];
@@ -325,5 +432,5 @@ async fn write(
     db.insert_rows(tx, "fraud_warnings", &columns, warnings).await?;
 
     db.insert_rows(tx, "fraud_candidates", &["case_id", "resident_id"], candidates).await?;
-    Ok(())
+    Ok(touched_keys)
 }

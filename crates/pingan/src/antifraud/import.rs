@@ -7,8 +7,9 @@
 //! found only while storing; like in a JSON batch, it is reported and the other rows stand.
 //! Invariant: every [`service::MAX_BATCH`] rows get one audit entry naming their records, so no
 //! entry grows to megabytes. Live rows are stored a batch per transaction; history takes the
-//! bulk path ([`bulk`]), [`bulk::TRANSACTION_ROWS`] per transaction. Either way a 1.7-million-row
-//! file never holds the SQLite writer for more than a moment at a time.
+//! bulk path ([`bulk`]), [`bulk::TRANSACTION_ROWS`] per transaction, so neither holds the SQLite
+//! writer for more than a moment at a time. The exception is a large first history load on
+//! SQLite: one transaction, all or nothing, that holds the writer for its length.
 
 use std::ops::Range;
 

@@ -251,14 +251,12 @@ pub async fn cases_about<'s>(
     residents.dedup();
     hashes.sort_unstable();
     hashes.dedup();
-    let cols = "id, resident_id, subject_hash, opened_at, last_warning_at, grade_rank, reasons, node_id, \
-                contact_due_at, visit_due_at, first_contact_at, visited_at";
     let mut rows = Vec::new();
     for part in residents.chunks(500) {
         // Our own integer ids, written into the SQL: no text from outside.
         let list = part.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
         let sql = format!(
-            "SELECT {cols} FROM fraud_cases WHERE resident_id IN ({list}) AND state = {} AND opened_at >= {}",
+            "SELECT {CASE_READ} FROM fraud_cases WHERE resident_id IN ({list}) AND state = {} AND opened_at >= {}",
             marks(backend, 1, 1),
             marks(backend, 2, 1),
         );
@@ -266,7 +264,7 @@ pub async fn cases_about<'s>(
     }
     for part in hashes.chunks(500) {
         let sql = format!(
-            "SELECT {cols} FROM fraud_cases WHERE {} AND subject_hash IN ({}) AND state = {} AND opened_at >= {}",
+            "SELECT {CASE_READ} FROM fraud_cases WHERE {} AND subject_hash IN ({}) AND state = {} AND opened_at >= {}",
             store::UNMATCHED,
             marks(backend, 1, part.len()),
             marks(backend, part.len() + 1, 1),
@@ -278,6 +276,32 @@ pub async fn cases_about<'s>(
         }
         rows.extend(q.bind(state).bind(since).fetch_all(&mut **tx).await?);
     }
+    by_key(rows)
+}
+
+/// Every case in `state` opened at `since` or later, whoever it is about (only keyed ones: the
+/// others never merge), as [`cases_about`] lists them.
+pub async fn cases_since(
+    tx: &mut Tx,
+    backend: Backend,
+    since: i64,
+    state: &str,
+) -> Result<HashMap<CaseKey, Vec<Case>>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {CASE_READ} FROM fraud_cases WHERE opened_at >= {} AND state = {} \
+         AND (resident_id IS NOT NULL OR subject_hash IS NOT NULL)",
+        marks(backend, 1, 1),
+        marks(backend, 2, 1),
+    );
+    by_key(sqlx::query(&sql).bind(since).bind(state).fetch_all(&mut **tx).await?)
+}
+
+/// The columns [`by_key`] reads.
+const CASE_READ: &str = "id, resident_id, subject_hash, opened_at, last_warning_at, grade_rank, reasons, node_id, \
+                         contact_due_at, visit_due_at, first_contact_at, visited_at";
+
+/// Cases as read, by whom they are about, each list in id order.
+fn by_key(rows: Vec<sqlx::any::AnyRow>) -> Result<HashMap<CaseKey, Vec<Case>>, sqlx::Error> {
     let mut out: HashMap<CaseKey, Vec<Case>> = HashMap::new();
     for row in rows {
         let key = match row.try_get::<Option<i64>, _>("resident_id")? {

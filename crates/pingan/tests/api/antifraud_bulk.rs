@@ -180,3 +180,71 @@ async fn a_history_file_stores_exactly_what_the_same_warnings_sent_one_by_one_st
     assert_eq!(row("B-13")[5], "B-08", "the unmatched person's case from the first file");
     assert_eq!(row("B-14")[5], "B-03");
 }
+
+/// A large first load: [`warnings`], then outsiders each warned about twice, 1,300 rows apart,
+/// then warnings about the first resident that join a case the first rows opened. Enough rows
+/// that a history file of them is one transaction matched and written in several chunks.
+fn many(ids: &[String]) -> Vec<Value> {
+    let mut out = warnings(ids);
+    let outsider = |k: usize| id_number(&format!("4403051985{:02}{:02}{:03}", 1 + k / 28 % 12, 1 + k % 28, k / 336));
+    let at = |k: usize| format!("2026-11-27T{:02}:{:02}:00+08:00", k / 60 % 24, k % 60);
+    for round in 0..2 {
+        for k in 0..1_300 {
+            let extra = json!({"time": at(k + round * 30), "id_number": outsider(k), "contacts_count": 1 + round * 3});
+            out.push(warning(&format!("M-{round}-{k:04}"), extra));
+        }
+    }
+    out.push(warning(
+        "M-late-1",
+        json!({"time": "2026-11-29T08:00:00+08:00", "id_number": ids[0], "amount_yuan": "1"}),
+    ));
+    out.push(warning("M-late-2", json!({"time": "2026-11-26T23:00:00+08:00", "phone": "13900000003"})));
+    out
+}
+
+#[tokio::test]
+async fn a_large_first_history_file_stores_exactly_what_the_same_warnings_sent_in_batches_store() {
+    let (in_batches, from_file) = (app_at_ten().await, app_at_ten().await);
+    let ids = people(&in_batches).await;
+    assert_eq!(people(&from_file).await, ids);
+    let all = many(&ids);
+    assert!(all.len() > pingan::antifraud::bulk::WHOLE_FROM);
+
+    let token_a = upstream(&in_batches).await;
+    let mut created = 0;
+    for part in all.chunks(1_000) {
+        let (status, report) = in_batches.post("/api/v1/warnings?history=true", Some(&token_a), json!(part)).await;
+        assert_eq!(status, 200, "{report}");
+        created += report["created"].as_u64().unwrap();
+    }
+    let indexes = |app: &TestApp| {
+        let pool = app.state.db.reader().clone();
+        async move {
+            let sql = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name LIKE 'fraud%' ORDER BY name";
+            sqlx::query_scalar::<_, String>(sql).fetch_all(&pool).await.unwrap()
+        }
+    };
+    let sqlite = from_file.state.db.backend == pingan::db::Backend::Sqlite;
+    let before = if sqlite { indexes(&from_file).await } else { vec![] };
+
+    let token = upstream(&from_file).await;
+    let body = csv(&all).into_bytes();
+    let (status, report) = from_file.post_bytes("/api/v1/warnings/import?history=true", &token, "text/csv", body).await;
+    assert_eq!(status, 200, "{report}");
+    let counts = ["created", "duplicates", "conflicts"].map(|k| report[k].as_u64());
+    assert_eq!(counts, [Some(created), Some(1), Some(1)], "{report}");
+
+    let (a, b) = (stored(&in_batches).await, stored(&from_file).await);
+    assert_eq!(a.len(), created as usize);
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x, y, "warning {} differs: in batches (left), from the file (right)", x[0]);
+    }
+    assert_eq!(a, b);
+    let row = |id: &str| a.iter().find(|r| r[0] == id).cloned().unwrap();
+    assert_eq!(row("M-1-0007")[5], "M-0-0007", "the second warning about an outsider joins the first one's case");
+    assert_eq!(row("M-late-1")[5], "B-03", "a late row joins the case the first rows opened");
+    assert_eq!(row("M-late-2")[5], "B-06", "a late row joins the pending case by phone");
+    if sqlite {
+        assert_eq!(indexes(&from_file).await, before, "the indexes set aside for the load are back");
+    }
+}
