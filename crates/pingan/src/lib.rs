@@ -29,5 +29,8 @@ pub mod tabular;
 pub mod visits;
 pub mod web;
 
+/// glibc's allocator spent a third of a bulk load's own thread consolidating its free lists
+/// (`malloc_consolidate`); mimalloc made the 1.7-million-warning history load a third faster.
+/// Declared here, it covers the binary, the examples and the tests alike.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
