@@ -75,8 +75,7 @@ impl Mode {
             tx.rollback().await?;
             return Ok(Mode::Chunked);
         }
-        let window = settings.rules.merge_window_hours * 3_600_000;
-        let since = items.iter().map(|w| w.event_at).min().unwrap_or(0) - window;
+        let since = items.iter().map(|w| w.event_at).min().unwrap_or(0) - settings.rules.merge_window_ms();
         let cases = together::cases_since(&mut tx, db.backend, since, "history").await?;
         let n = items.len();
         let loads = [("fraud_cases", n), ("fraud_warnings", n), ("fraud_candidates", n)];
@@ -173,8 +172,7 @@ async fn store(
     match mode {
         Mode::Chunked => {
             let mut tx = state.db.begin().await?;
-            let window = settings.rules.merge_window_hours * 3_600_000;
-            let since = prepared.iter().map(|p| p.w.event_at).min().unwrap_or(0) - window;
+            let since = prepared.iter().map(|p| p.w.event_at).min().unwrap_or(0) - settings.rules.merge_window_ms();
             let subjects = prepared.iter().map(|p| &p.subject);
             let mut cases = together::cases_about(&mut tx, state.db.backend, subjects, since, "history").await?;
             write(&mut tx, state, settings, prepared, offset, &mut subs, &mut cases).await?;
@@ -328,7 +326,7 @@ async fn write(
     cases: &mut HashMap<CaseKey, Vec<Case>>,
 ) -> Result<HashSet<CaseKey>, AppError> {
     let db = &state.db;
-    let window = settings.rules.merge_window_hours * 3_600_000;
+    let window = settings.rules.merge_window_ms();
     let mut stored = together::existing(tx, db.backend, prepared).await?;
 
     let case_ids = db.reserve_ids(tx, "fraud_cases", prepared.len()).await?.into_iter();

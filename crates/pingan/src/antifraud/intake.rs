@@ -138,7 +138,7 @@ pub async fn apply(
     // History has no receipt of ours worth counting from: its own time stands in.
     let received = if history { w.event_at } else { now };
     let state_code = if history { "history" } else { "open" };
-    let window = settings.rules.merge_window_hours * 3_600_000;
+    let window = settings.rules.merge_window_ms();
     let open = store::open_case_in(
         tx,
         p.subject.resident_id,

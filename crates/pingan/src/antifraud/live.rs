@@ -169,7 +169,7 @@ pub async fn apply(
     let db = &state.db;
     lock_people(tx, db.backend, items).await?;
     let mut stored = together::existing(tx, db.backend, items.iter().map(|i| &i.prepared)).await?;
-    let window = |i: &Item| i.settings.rules.merge_window_hours * 3_600_000;
+    let window = |i: &Item| i.settings.rules.merge_window_ms();
     let since = items.iter().map(|i| i.now - window(i)).min().unwrap_or(0);
     let subjects = items.iter().map(|i| &i.prepared.subject);
     let mut cases = together::cases_about(tx, db.backend, subjects, since, "open").await?;

@@ -51,6 +51,11 @@ impl Default for GradingRules {
 }
 
 impl GradingRules {
+    /// The merge window in milliseconds, the unit of every stored time.
+    pub fn merge_window_ms(&self) -> i64 {
+        self.merge_window_hours * 3_600_000
+    }
+
     pub fn check(&self) -> Result<(), (&'static str, &'static str)> {
         let in_range = |v: i64, lo: i64, hi: i64| (lo..=hi).contains(&v);
         if !in_range(self.red_amount_fen, 1, 100_000_000) {

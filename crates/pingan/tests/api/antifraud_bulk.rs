@@ -117,11 +117,47 @@ pub async fn stored(app: &TestApp) -> Vec<Vec<String>> {
     rows.into_iter().map(|r| vec![r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7]).collect()
 }
 
+/// Two apps at the same clock with the same base data, for the same warnings sent two ways; the
+/// residents' ID numbers.
+pub async fn twin_apps() -> (TestApp, TestApp, Vec<String>) {
+    let (a, b) = (app_at_ten().await, app_at_ten().await);
+    let ids = people(&a).await;
+    assert_eq!(people(&b).await, ids);
+    (a, b, ids)
+}
+
+/// `warnings` imported into `app` as a history file: the report.
+async fn import_history(app: &TestApp, token: &str, warnings: &[Value]) -> Value {
+    let body = csv(warnings).into_bytes();
+    let (status, report) = app.post_bytes("/api/v1/warnings/import?history=true", token, "text/csv", body).await;
+    assert_eq!(status, 200, "{report}");
+    report
+}
+
+/// A report's (created, duplicates, conflicts).
+fn counts(report: &Value) -> [Option<u64>; 3] {
+    ["created", "duplicates", "conflicts"].map(|k| report[k].as_u64())
+}
+
+/// What the two apps stored, which must agree row by row (`how` names the two ways); the rows.
+async fn same_stored(left: &TestApp, right: &TestApp, how: &str) -> Vec<Vec<String>> {
+    let (a, b) = (stored(left).await, stored(right).await);
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x, y, "warning {} differs: {how}", x[0]);
+    }
+    assert_eq!(a, b);
+    a
+}
+
+/// The names of the antifraud tables' indexes (SQLite).
+async fn fraud_indexes(app: &TestApp) -> Vec<String> {
+    let sql = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name LIKE 'fraud%' ORDER BY name";
+    sqlx::query_scalar(sql).fetch_all(app.state.db.reader()).await.unwrap()
+}
+
 #[tokio::test]
 async fn a_history_file_stores_exactly_what_the_same_warnings_sent_one_by_one_store() {
-    let (one_by_one, from_file) = (app_at_ten().await, app_at_ten().await);
-    let ids = people(&one_by_one).await;
-    assert_eq!(people(&from_file).await, ids);
+    let (one_by_one, from_file, ids) = twin_apps().await;
     let all = warnings(&ids);
 
     let token_a = upstream(&one_by_one).await;
@@ -136,20 +172,13 @@ async fn a_history_file_stores_exactly_what_the_same_warnings_sent_one_by_one_st
     assert_eq!(statuses[statuses.len() - 1].0, 409, "the changed resend is a conflict");
 
     let token = upstream(&from_file).await;
-    let body = csv(&all).into_bytes();
-    let (status, report) = from_file.post_bytes("/api/v1/warnings/import?history=true", &token, "text/csv", body).await;
-    assert_eq!(status, 200, "{report}");
-    let counts = ["created", "duplicates", "conflicts"].map(|k| report[k].as_u64());
-    assert_eq!(counts, [Some(created), Some(1), Some(1)], "{report}");
+    let report = import_history(&from_file, &token, &all).await;
+    assert_eq!(counts(&report), [Some(created), Some(1), Some(1)], "{report}");
     assert_eq!(report["errors"][0]["line"].as_u64(), Some(all.len() as u64 + 1), "{report}");
     assert_eq!(report["errors"][0]["field"].as_str(), Some("kind"), "{report}");
 
-    let (a, b) = (stored(&one_by_one).await, stored(&from_file).await);
+    let a = same_stored(&one_by_one, &from_file, "one by one (left), from the file (right)").await;
     assert_eq!(a.len(), created as usize);
-    for (x, y) in a.iter().zip(&b) {
-        assert_eq!(x, y, "warning {} differs: one by one (left), from the file (right)", x[0]);
-    }
-    assert_eq!(a, b);
     // The rules did apply: the pending case lists both holders, and B-02 raised B-01's case.
     let row = |id: &str| a.iter().find(|r| r[0] == id).cloned().unwrap();
     assert!(row("B-06")[6].contains(','), "{:?}", row("B-06"));
@@ -169,13 +198,9 @@ async fn a_history_file_stores_exactly_what_the_same_warnings_sent_one_by_one_st
         let (status, body) = one_by_one.post("/api/v1/warnings?history=true", Some(&token_a), w.clone()).await;
         assert!(status == 200 || status == 201, "{body}");
     }
-    let body = csv(&more).into_bytes();
-    let (status, report) = from_file.post_bytes("/api/v1/warnings/import?history=true", &token, "text/csv", body).await;
-    assert_eq!(status, 200, "{report}");
-    let counts = ["created", "duplicates", "conflicts"].map(|k| report[k].as_u64());
-    assert_eq!(counts, [Some(2), Some(1), Some(0)], "{report}");
-    let (a, b) = (stored(&one_by_one).await, stored(&from_file).await);
-    assert_eq!(a, b);
+    let report = import_history(&from_file, &token, &more).await;
+    assert_eq!(counts(&report), [Some(2), Some(1), Some(0)], "{report}");
+    let a = same_stored(&one_by_one, &from_file, "one by one (left), from the file (right)").await;
     let row = |id: &str| a.iter().find(|r| r[0] == id).cloned().unwrap();
     assert_eq!(row("B-13")[5], "B-08", "the unmatched person's case from the first file");
     assert_eq!(row("B-14")[5], "B-03");
@@ -204,9 +229,7 @@ fn many(ids: &[String]) -> Vec<Value> {
 
 #[tokio::test]
 async fn a_large_first_history_file_stores_exactly_what_the_same_warnings_sent_in_batches_store() {
-    let (in_batches, from_file) = (app_at_ten().await, app_at_ten().await);
-    let ids = people(&in_batches).await;
-    assert_eq!(people(&from_file).await, ids);
+    let (in_batches, from_file, ids) = twin_apps().await;
     let all = many(&ids);
     assert!(all.len() > pingan::antifraud::bulk::WHOLE_FROM);
 
@@ -217,34 +240,20 @@ async fn a_large_first_history_file_stores_exactly_what_the_same_warnings_sent_i
         assert_eq!(status, 200, "{report}");
         created += report["created"].as_u64().unwrap();
     }
-    let indexes = |app: &TestApp| {
-        let pool = app.state.db.reader().clone();
-        async move {
-            let sql = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name LIKE 'fraud%' ORDER BY name";
-            sqlx::query_scalar::<_, String>(sql).fetch_all(&pool).await.unwrap()
-        }
-    };
     let sqlite = from_file.state.db.backend == pingan::db::Backend::Sqlite;
-    let before = if sqlite { indexes(&from_file).await } else { vec![] };
+    let before = if sqlite { fraud_indexes(&from_file).await } else { vec![] };
 
     let token = upstream(&from_file).await;
-    let body = csv(&all).into_bytes();
-    let (status, report) = from_file.post_bytes("/api/v1/warnings/import?history=true", &token, "text/csv", body).await;
-    assert_eq!(status, 200, "{report}");
-    let counts = ["created", "duplicates", "conflicts"].map(|k| report[k].as_u64());
-    assert_eq!(counts, [Some(created), Some(1), Some(1)], "{report}");
+    let report = import_history(&from_file, &token, &all).await;
+    assert_eq!(counts(&report), [Some(created), Some(1), Some(1)], "{report}");
 
-    let (a, b) = (stored(&in_batches).await, stored(&from_file).await);
+    let a = same_stored(&in_batches, &from_file, "in batches (left), from the file (right)").await;
     assert_eq!(a.len(), created as usize);
-    for (x, y) in a.iter().zip(&b) {
-        assert_eq!(x, y, "warning {} differs: in batches (left), from the file (right)", x[0]);
-    }
-    assert_eq!(a, b);
     let row = |id: &str| a.iter().find(|r| r[0] == id).cloned().unwrap();
     assert_eq!(row("M-1-0007")[5], "M-0-0007", "the second warning about an outsider joins the first one's case");
     assert_eq!(row("M-late-1")[5], "B-03", "a late row joins the case the first rows opened");
     assert_eq!(row("M-late-2")[5], "B-06", "a late row joins the pending case by phone");
     if sqlite {
-        assert_eq!(indexes(&from_file).await, before, "the indexes set aside for the load are back");
+        assert_eq!(fraud_indexes(&from_file).await, before, "the indexes set aside for the load are back");
     }
 }

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::antifraud::{app_at_ten, upstream};
-use crate::antifraud_bulk::{people, stored, warnings};
+use crate::antifraud::upstream;
+use crate::antifraud_bulk::{stored, twin_apps, warnings};
 use crate::helpers::TestApp;
 use pingan::antifraud::intake::{self, Settings, Status};
 use pingan::antifraud::live::Item;
@@ -72,9 +72,7 @@ async fn side_effects(app: &TestApp) -> Vec<String> {
 
 #[tokio::test]
 async fn live_warnings_written_together_store_what_one_after_another_store() {
-    let (one_by_one, together) = (app_at_ten().await, app_at_ten().await);
-    let ids = people(&one_by_one).await;
-    assert_eq!(people(&together).await, ids);
+    let (one_by_one, together, ids) = twin_apps().await;
     let all = warnings(&ids);
 
     // One by one: a batch request applies its warnings one after another in one transaction.
