@@ -8,7 +8,7 @@
 //! Invariant: every [`service::MAX_BATCH`] rows get one audit entry naming their records, so no
 //! entry grows to megabytes. Live rows are stored a batch per transaction; history takes the
 //! bulk path ([`bulk`]), [`bulk::TRANSACTION_ROWS`] per transaction, so neither holds the SQLite
-//! writer for more than a moment at a time. The exception is a large first history load on
+//! writer for more than a moment at a time. The exception is a large history load on
 //! SQLite: one transaction, all or nothing, that holds the writer for its length.
 
 use std::ops::Range;
@@ -71,6 +71,9 @@ pub async fn import_warnings(
         }
     };
     let now = state.clock.now_ms();
+    // History is matched against the residents: for a large file they are read while it parses.
+    // A CSV line is a row (a field with a line break in it only makes the guess larger).
+    let lookup = opts.history.then(|| bulk::Prefetch::start(&state.db, bytes.iter().filter(|&&b| b == b'\n').count()));
     // (line, warning): only good rows are kept, so a rejected file costs no database work.
     let mut good: Vec<(u64, model::Warning)> = Vec::new();
     let mut bad_lines = 0;
@@ -102,9 +105,9 @@ pub async fn import_warnings(
         e.detail["lines"] = serde_json::json!([lines[rows.start], lines[rows.end - 1]]);
         e
     };
-    let chunks = if opts.history {
+    let chunks = if let Some(lookup) = lookup {
         // History takes the bulk path: the same rules, a few statements per thousand rows.
-        vec![bulk::ingest_history(state, &settings, now, items, entry).await?]
+        vec![bulk::ingest_history(state, &settings, now, items, lookup, entry).await?]
     } else {
         let mut chunks = Vec::new();
         let mut rest = items.into_iter().peekable();

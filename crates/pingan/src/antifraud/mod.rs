@@ -17,9 +17,11 @@
 
 pub mod api;
 pub mod bulk;
+pub mod bulk_whole;
 pub mod case_page;
 pub mod cases;
 pub mod deadlines;
+pub mod directory;
 pub mod figures;
 pub mod figures_page;
 pub mod import;

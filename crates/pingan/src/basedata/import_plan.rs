@@ -316,7 +316,7 @@ pub(super) async fn write(
         ("resident_phones", n),
         ("resident_tags", n),
     ];
-    let deferred = db.defer_indexes(&mut tx, &loads).await?;
+    let deferred = db.defer_indexes(&mut tx, &loads, &[]).await?;
     // Every id is reserved first, so the residents' rows (encrypting and hashing: the CPU part)
     // are made on a blocking thread from the start, while the database writes the addresses and
     // houses, and then each batch while it writes the one before.

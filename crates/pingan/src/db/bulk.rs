@@ -166,8 +166,15 @@ impl Db {
     /// and never notice; on PostgreSQL the DDL would lock readers out for the whole load.
     /// Constraint indexes (primary keys, `UNIQUE` in a table's definition) stay; a `CREATE
     /// UNIQUE INDEX` is dropped and checked again when it is rebuilt, so a duplicate still fails
-    /// the load.
-    pub async fn defer_indexes(&self, tx: &mut Tx, loads: &[(&str, usize)]) -> Result<DeferredIndexes, sqlx::Error> {
+    /// the load. The indexes named in `keep` stay: those whose keys the load appends in order, or
+    /// that it leaves alone (a partial index its rows fall outside of), cost less kept than
+    /// built again from a scan of the whole table.
+    pub async fn defer_indexes(
+        &self,
+        tx: &mut Tx,
+        loads: &[(&str, usize)],
+        keep: &[&str],
+    ) -> Result<DeferredIndexes, sqlx::Error> {
         let mut out = Vec::new();
         if self.backend != Backend::Sqlite {
             return Ok(DeferredIndexes(out));
@@ -186,12 +193,30 @@ impl Db {
             .bind(table)
             .fetch_all(&mut **tx)
             .await?;
-            for (name, sql) in found {
+            for (name, sql) in found.into_iter().filter(|(name, _)| !keep.contains(&name.as_str())) {
                 sqlx::query(&format!("DROP INDEX \"{name}\"")).execute(&mut **tx).await?;
                 out.push(sql);
             }
         }
         Ok(DeferredIndexes(out))
+    }
+
+    /// Commits a bulk load's transaction and leaves copying its pages from the write-ahead log
+    /// into the database file to the background checkpointer (`checkpoint.rs`): the load is
+    /// durable once the log is synced, and a commit past the writer's threshold would otherwise
+    /// copy the whole load (800 MB for a city's nine months of warnings) before returning.
+    pub async fn commit_bulk(&self, mut tx: Tx) -> Result<(), sqlx::Error> {
+        if self.backend == Backend::Sqlite {
+            sqlx::query("PRAGMA wal_autocheckpoint=0").execute(&mut *tx).await?;
+        }
+        let committed = tx.commit().await;
+        if self.backend == Backend::Sqlite {
+            // The one writer connection, back in its pool whether or not the commit went through.
+            sqlx::query(&format!("PRAGMA wal_autocheckpoint={}", super::WAL_AUTOCHECKPOINT_PAGES))
+                .execute(self.writer())
+                .await?;
+        }
+        committed
     }
 
     /// Builds again the indexes [`Db::defer_indexes`] set aside.

@@ -201,6 +201,8 @@ pub async fn lock_audit_chain(backend: Backend, tx: &mut Tx) -> Result<(), sqlx:
 /// Page cache of the one writer: a bulk load dirties index pages all over the tables, and each
 /// one evicted mid-transaction is written twice. Readers read through the memory map instead.
 const WRITER_CACHE_KIB: u32 = 256 * 1024;
+/// Pages (of 4 KiB) in the write-ahead log past which a commit checkpoints: see `sqlite_pool`.
+const WAL_AUTOCHECKPOINT_PAGES: u32 = 10_000;
 const READER_CACHE_KIB: u32 = 16 * 1024;
 
 async fn sqlite_pool(url: &str, max: u32, cache_kib: u32) -> anyhow::Result<AnyPool> {
@@ -223,7 +225,7 @@ async fn sqlite_pool(url: &str, max: u32, cache_kib: u32) -> anyhow::Result<AnyP
                 let pragmas = format!(
                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; \
                      PRAGMA busy_timeout=10000; PRAGMA cache_size=-{cache_kib}; PRAGMA mmap_size=1073741824; \
-                     PRAGMA wal_autocheckpoint=10000; PRAGMA temp_store=MEMORY;"
+                     PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}; PRAGMA temp_store=MEMORY;"
                 );
                 conn.execute(pragmas.as_str()).await?;
                 Ok(())

@@ -187,23 +187,29 @@ async fn a_history_file_stores_exactly_what_the_same_warnings_sent_one_by_one_st
     assert_eq!(row("B-03")[5], "B-03", "four days later is a new case");
 
     // A second file meets what the first stored: its rows again are duplicates, and new warnings
-    // join the cases stored before (by resident and, for the unmatched, by subject).
+    // join the cases stored before (by resident, by phone and, for the unmatched, by subject).
+    // Both files are small against the test city's register, so residents are looked up by key;
+    // the large file of the next test reads them all.
     let outsider = id_number("44030519850707007");
     let more = vec![
         all[0].clone(),
         warning("B-13", json!({"time": "2026-11-29T09:00:00+08:00", "id_number": outsider, "amount_yuan": "90000"})),
         warning("B-14", json!({"time": "2026-12-01T08:00:00+08:00", "id_number": ids[0]})),
+        warning("B-15", json!({"time": "2026-11-30T20:00:00+08:00", "phone": "13900000004"})),
+        warning("B-16", json!({"time": "2026-11-28T16:00:00+08:00", "phone": "13900000003"})),
     ];
     for w in &more {
         let (status, body) = one_by_one.post("/api/v1/warnings?history=true", Some(&token_a), w.clone()).await;
         assert!(status == 200 || status == 201, "{body}");
     }
     let report = import_history(&from_file, &token, &more).await;
-    assert_eq!(counts(&report), [Some(2), Some(1), Some(0)], "{report}");
+    assert_eq!(counts(&report), [Some(4), Some(1), Some(0)], "{report}");
     let a = same_stored(&one_by_one, &from_file, "one by one (left), from the file (right)").await;
     let row = |id: &str| a.iter().find(|r| r[0] == id).cloned().unwrap();
     assert_eq!(row("B-13")[5], "B-08", "the unmatched person's case from the first file");
     assert_eq!(row("B-14")[5], "B-03");
+    assert_eq!(row("B-15")[5], "B-15", "by the phone one resident holds: that resident's new case");
+    assert_eq!(row("B-16")[5], "B-06", "by the shared phone: the pending case");
 }
 
 /// A large first load: [`warnings`], then outsiders each warned about twice, 1,300 rows apart,
@@ -231,7 +237,7 @@ fn many(ids: &[String]) -> Vec<Value> {
 async fn a_large_first_history_file_stores_exactly_what_the_same_warnings_sent_in_batches_store() {
     let (in_batches, from_file, ids) = twin_apps().await;
     let all = many(&ids);
-    assert!(all.len() > pingan::antifraud::bulk::WHOLE_FROM);
+    assert!(all.len() > pingan::antifraud::bulk_whole::WHOLE_FROM);
 
     let token_a = upstream(&in_batches).await;
     let mut created = 0;
@@ -246,6 +252,9 @@ async fn a_large_first_history_file_stores_exactly_what_the_same_warnings_sent_i
     let token = upstream(&from_file).await;
     let report = import_history(&from_file, &token, &all).await;
     assert_eq!(counts(&report), [Some(created), Some(1), Some(1)], "{report}");
+    // Repeats are answered once every row is written: still by their own line.
+    assert_eq!(report["errors"][0]["line"].as_u64(), Some(warnings(&ids).len() as u64 + 1), "{report}");
+    assert_eq!(report["errors"][0]["field"].as_str(), Some("kind"), "{report}");
 
     let a = same_stored(&in_batches, &from_file, "in batches (left), from the file (right)").await;
     assert_eq!(a.len(), created as usize);

@@ -295,7 +295,7 @@ async fn a_load_whose_rows_break_a_unique_index_fails_whole_and_leaves_the_index
     // the 500 repeated keys; PostgreSQL refuses them as they go in.
     let mut tx = db.begin().await.unwrap();
     let failed = async {
-        let deferred = db.defer_indexes(&mut tx, &[("bulk_probe", 2_000)]).await?;
+        let deferred = db.defer_indexes(&mut tx, &[("bulk_probe", 2_000)], &[]).await?;
         db.insert_rows(&mut tx, "bulk_probe", &["id", "k"], rows(1, 2_000)).await?;
         db.rebuild_indexes(&mut tx, deferred).await
     }
@@ -306,10 +306,47 @@ async fn a_load_whose_rows_break_a_unique_index_fails_whole_and_leaves_the_index
     assert_eq!(held, 0, "nothing of the failed load stays");
     // The index is there and still refuses duplicates; a clean load goes through.
     let mut tx = db.begin().await.unwrap();
-    let deferred = db.defer_indexes(&mut tx, &[("bulk_probe", 1_500)]).await.unwrap();
+    let deferred = db.defer_indexes(&mut tx, &[("bulk_probe", 1_500)], &[]).await.unwrap();
     db.insert_rows(&mut tx, "bulk_probe", &["id", "k"], rows(1, 1_500)).await.unwrap();
     db.rebuild_indexes(&mut tx, deferred).await.unwrap();
     tx.commit().await.unwrap();
     let again = sqlx::query("INSERT INTO bulk_probe (id, k) VALUES (5000, 'k7')").execute(db.writer()).await;
     assert!(again.as_ref().is_err_and(pingan::db::is_unique_violation), "{again:?}");
+}
+
+#[tokio::test]
+async fn a_load_keeps_the_indexes_it_names_and_builds_the_others_again() {
+    use pingan::db::bulk::Value;
+    let app = spawn_app().await;
+    let db = &app.state.db;
+    for sql in [
+        "CREATE TABLE bulk_probe (id INTEGER PRIMARY KEY, k TEXT NOT NULL, done INTEGER)",
+        "CREATE INDEX bulk_probe_k ON bulk_probe(k)",
+        "CREATE INDEX bulk_probe_done ON bulk_probe(done) WHERE done IS NOT NULL",
+    ] {
+        sqlx::query(sql).execute(db.writer()).await.unwrap();
+    }
+    let sql = match db.backend {
+            pingan::db::Backend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'bulk_probe' AND sql IS NOT NULL ORDER BY name",
+            pingan::db::Backend::Postgres => "SELECT indexname::text FROM pg_indexes WHERE tablename = 'bulk_probe' AND indexname <> 'bulk_probe_pkey' ORDER BY indexname",
+    };
+    let rows: Vec<Vec<Value>> =
+        (1..=2_000).map(|i| vec![Value::from(i), Value::from(format!("k{i}")), Value::Int(None)]).collect();
+    let mut tx = db.begin().await.unwrap();
+    let deferred = db.defer_indexes(&mut tx, &[("bulk_probe", 2_000)], &["bulk_probe_done"]).await.unwrap();
+    let during: Vec<String> = sqlx::query_scalar(sql).fetch_all(&mut *tx).await.unwrap();
+    db.insert_rows(&mut tx, "bulk_probe", &["id", "k", "done"], rows).await.unwrap();
+    db.rebuild_indexes(&mut tx, deferred).await.unwrap();
+    let after: Vec<String> = sqlx::query_scalar(sql).fetch_all(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+    match db.backend {
+        // Only the one not named is set aside on SQLite.
+        pingan::db::Backend::Sqlite => assert_eq!(during, ["bulk_probe_done"]),
+        // PostgreSQL sets nothing aside: readers would wait on the DDL.
+        pingan::db::Backend::Postgres => assert_eq!(during, ["bulk_probe_done", "bulk_probe_k"]),
+    }
+    assert_eq!(after, ["bulk_probe_done", "bulk_probe_k"]);
+    let by_k: i64 =
+        sqlx::query_scalar("SELECT id FROM bulk_probe WHERE k = 'k1234'").fetch_one(db.reader()).await.unwrap();
+    assert_eq!(by_k, 1234);
 }

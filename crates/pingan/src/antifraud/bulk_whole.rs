@@ -1,0 +1,205 @@
+//! A large history load on SQLite, one that brings more warnings than the database holds (a
+//! city's nine months, handed over when pingan is set up): one transaction, all or nothing, that
+//! holds the writer for its length. What makes it faster than a transaction per
+//! [`bulk::TRANSACTION_ROWS`]:
+//! - the secondary indexes of the warnings and cases are built once at the end
+//!   ([`crate::db::Db::defer_indexes`]); per transaction, a chunked load rewrote the index pages
+//!   its cases touched all over `fraud_cases`, and the later in the load, the more of them;
+//! - nothing is read back while writing: every case a row could join and every key it could
+//!   repeat is read once at the start or written by the load, and held in memory. Deciding what
+//!   each row does ([`bulk::assign`]) therefore runs beside the writer, one chunk ahead, and the
+//!   writer only writes;
+//! - a row repeating a key stores nothing and is answered (duplicate or conflict) at the end,
+//!   from the database, exactly as a later load would answer it.
+//!
+//! `tests/api/antifraud_bulk.rs` loads one file this way and as API batches and compares every
+//! stored row.
+
+use std::ops::{Range, RangeFrom};
+
+use super::bulk::{self, Assigned, Ids, Known, Lookup};
+use super::intake::{Prepared, Settings, Touched};
+use super::model::Warning;
+use super::routes::Routes;
+use super::service::{Chunk, MAX_BATCH};
+use super::together::{self, CaseLists};
+use crate::app::AppState;
+use crate::audit::Entry;
+use crate::db::bulk::DeferredIndexes;
+use crate::db::{Backend, Tx};
+use crate::web::error::AppError;
+
+/// From this many rows, a load that brings more warnings than the database holds is a whole load.
+pub const WHOLE_FROM: usize = 2 * MAX_BATCH;
+
+/// Indexes a whole load keeps: history cases have no deadline and are not closed, so they fall
+/// outside these partial indexes. (Keeping the ones whose keys arrive roughly in time order, by
+/// opening or receipt, made the writing 5 s slower for 2 s less building: measured.)
+const KEPT_INDEXES: &[&str] = &["fraud_cases_closed", "fraud_cases_contact_due"];
+
+/// A whole load under way: its transaction and what it holds in memory.
+pub struct WholeLoad {
+    tx: Tx,
+    deferred: DeferredIndexes,
+    work: Work,
+}
+
+/// What deciding the rows needs, apart from the transaction (so the two run side by side).
+struct Work {
+    /// Every case a row could join (read at the start, or opened by the load), by whom it is
+    /// about, each list in id order.
+    cases: CaseLists,
+    known: Known,
+    case_ids: RangeFrom<i64>,
+    warning_ids: RangeFrom<i64>,
+    /// One per [`MAX_BATCH`] rows of the whole load: audited at the end.
+    subs: Vec<(Touched, Chunk)>,
+    /// Rows repeating a key this load stored, by index in the load.
+    repeats: Vec<(usize, Prepared)>,
+}
+
+/// A whole load for `items` when they are one: SQLite, at least [`WHOLE_FROM`] rows, and more
+/// than the database holds. Its transaction starts here, with what it reads once.
+pub async fn start(state: &AppState, settings: &Settings, items: &[Warning]) -> Result<Option<WholeLoad>, AppError> {
+    let db = &state.db;
+    if db.backend != Backend::Sqlite || items.len() < WHOLE_FROM {
+        return Ok(None);
+    }
+    let mut tx = db.begin().await?;
+    let keys: Vec<(String, String)> =
+        sqlx::query_as("SELECT source, upstream_id FROM fraud_warnings").fetch_all(&mut *tx).await?;
+    if keys.len() >= items.len() {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    let keys = keys.iter().map(|(source, upstream)| bulk::key_text(source, upstream)).collect();
+    let since = items.iter().map(|w| w.event_at).min().unwrap_or(0) - settings.rules.merge_window_ms();
+    let cases = together::cases_since(&mut tx, db.backend, since, "history").await?;
+    let n = items.len();
+    let loads = [("fraud_cases", n), ("fraud_warnings", n), ("fraud_candidates", n)];
+    let deferred = db.defer_indexes(&mut tx, &loads, KEPT_INDEXES).await?;
+    // The writer is ours until the commit: every id after the largest is this load's.
+    let first_case = db.reserve_ids(&mut tx, "fraud_cases", 1).await?[0];
+    let first_warning = db.reserve_ids(&mut tx, "fraud_warnings", 1).await?[0];
+    let work = Work {
+        cases,
+        known: Known::Loaded(keys),
+        case_ids: first_case..,
+        warning_ids: first_warning..,
+        subs: bulk::batches(n),
+        repeats: Vec::new(),
+    };
+    Ok(Some(WholeLoad { tx, deferred, work }))
+}
+
+impl WholeLoad {
+    /// Loads `items` (the ones [`start`] was given): while the writer writes one chunk, the next
+    /// is matched, graded and assigned.
+    pub async fn ingest(
+        self,
+        state: &AppState,
+        (routes, lookup): (&Routes, &Lookup),
+        settings: &Settings,
+        now: i64,
+        items: Vec<Warning>,
+        entry: &impl Fn(&Touched, &Chunk, Range<usize>) -> Entry,
+    ) -> Result<Chunk, AppError> {
+        let WholeLoad { tx, deferred, mut work } = self;
+        let (total, per_chunk) = (items.len(), chunk_rows(items.len()));
+        // The writer on a task of its own: matching and assigning the next chunk keep this one
+        // busy without an await, and would otherwise hold back each statement of the writer's.
+        // One chunk waits at most, which bounds the memory.
+        let (send, mut written) = tokio::sync::mpsc::channel::<Assigned>(1);
+        let db = state.db.clone();
+        let writer = tokio::spawn(async move {
+            let mut tx = tx;
+            while let Some(rows) = written.recv().await {
+                bulk::insert(&mut tx, &db, rows).await?;
+            }
+            Ok::<_, AppError>(tx)
+        });
+        let mut rest = items.into_iter();
+        let mut offset = 0;
+        loop {
+            let next: Vec<Warning> = rest.by_ref().take(per_chunk).collect();
+            if next.is_empty() {
+                break;
+            }
+            let prepared = bulk::prepare(state, routes, lookup, settings, next).await?;
+            let (rows, n) = work.assign(settings, prepared, offset)?;
+            offset += n;
+            if send.send(rows).await.is_err() {
+                // The writer stopped on an error: its result says which.
+                break;
+            }
+        }
+        drop(send);
+        let mut tx = writer.await.map_err(|e| anyhow::anyhow!("the bulk writer task failed: {e}"))??;
+        let Work { mut subs, repeats, .. } = work;
+        answer_repeats(&mut tx, state, &mut subs, repeats).await?;
+        let all = bulk::audit_entries(&mut tx, state, now, subs, total, 0, entry).await?;
+        if all.created == 0 {
+            // The dropped indexes come back with the rollback.
+            tx.rollback().await?;
+            return Ok(all);
+        }
+        state.db.rebuild_indexes(&mut tx, deferred).await?;
+        state.db.commit_bulk(tx).await?;
+        Ok(all)
+    }
+}
+
+impl Work {
+    /// Assigns the prepared items from `offset` on; sets aside those repeating a key. Returns the
+    /// rows to write and how many items there were.
+    fn assign(
+        &mut self,
+        settings: &Settings,
+        prepared: Vec<Prepared>,
+        offset: usize,
+    ) -> Result<(Assigned, usize), AppError> {
+        let n = prepared.len();
+        let subs = &mut self.subs[offset / MAX_BATCH..];
+        let ids = Ids { cases: &mut self.case_ids, warnings: &mut self.warning_ids };
+        let rows = bulk::assign(settings, &prepared, offset, subs, &mut self.cases, &mut self.known, ids)?;
+        let mut repeats = rows.repeats.iter().copied().peekable();
+        for (at, p) in prepared.into_iter().enumerate() {
+            if repeats.next_if_eq(&at).is_some() {
+                self.repeats.push((offset + at, p));
+            }
+        }
+        Ok((rows, n))
+    }
+}
+
+/// Rows matched and written at a time, while the next ones are matched: an eighth of the load in
+/// whole batches of [`MAX_BATCH`] (at most [`bulk::TRANSACTION_ROWS`]), so that even a load of a
+/// few thousand rows overlaps the two. A whole number of batches keeps each batch's audit entry
+/// in one chunk.
+fn chunk_rows(rows: usize) -> usize {
+    (rows / 8 / MAX_BATCH).clamp(1, bulk::TRANSACTION_ROWS / MAX_BATCH) * MAX_BATCH
+}
+
+/// Answers the rows that repeated a key, now that every first one is written:
+/// duplicate or conflict, counted in their batch, each batch's answers back in row order.
+async fn answer_repeats(
+    tx: &mut Tx,
+    state: &AppState,
+    subs: &mut [(Touched, Chunk)],
+    repeats: Vec<(usize, Prepared)>,
+) -> Result<(), AppError> {
+    if repeats.is_empty() {
+        return Ok(());
+    }
+    let stored = together::existing(tx, state.db.backend, repeats.iter().map(|(_, p)| p)).await?;
+    for (index, p) in &repeats {
+        let key = (p.w.source.clone(), p.w.upstream_id.clone());
+        let s = stored.get(&key).ok_or_else(|| anyhow::anyhow!("BUG: a key held as stored is not in the database"))?;
+        let (_, chunk) = &mut subs[index / MAX_BATCH];
+        bulk::answer_known(*index, s, p, chunk);
+    }
+    for (_, chunk) in subs.iter_mut() {
+        chunk.results.sort_by_key(|r| r.index);
+    }
+    Ok(())
+}
