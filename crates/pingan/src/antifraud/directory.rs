@@ -35,7 +35,7 @@ pub struct Found {
     pub alone: HashSet<i64>,
 }
 
-/// Holders of one phone a warning may list as candidates, as `matching::find` reads them.
+/// Holders of one phone a warning may list as candidates (`matching::find` reads as many).
 pub const MAX_HOLDERS: usize = 20;
 
 /// Every resident, read once. Hashes are HMAC-SHA-256, 32 bytes: a stored hash of any other
@@ -107,10 +107,9 @@ impl Directory {
         let mut found = Found::default();
         let mut people = Vec::new();
         for (id_hash, phone_hash) in hashes {
-            if let Some(i) = id_hash.and_then(|h| lookup(&self.by_id, h).next()) {
-                let r = &self.rows[i as usize];
+            if let Some((h, i)) = id_hash.and_then(|h| Some((h, lookup(&self.by_id, h).next()?))) {
                 people.push(i);
-                found.by_id.entry(id_hash.unwrap_or_default().to_vec()).or_insert_with(|| r.clone());
+                found.by_id.entry(h.to_vec()).or_insert_with(|| self.rows[i as usize].clone());
                 continue;
             }
             let Some(phone) = phone_hash else { continue };

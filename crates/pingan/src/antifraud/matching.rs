@@ -166,7 +166,8 @@ where
         (None, Some(p)) => {
             let sql = format!(
                 "{RESIDENT_FACTS} JOIN resident_phones p ON p.resident_id = r.id WHERE p.phone_hash = $1 \
-                 ORDER BY r.id LIMIT 20"
+                 ORDER BY r.id LIMIT {}",
+                super::directory::MAX_HOLDERS
             );
             sqlx::query(&sql).bind(p).fetch_all(ex).await?.iter().map(resident_facts).collect::<Result<_, _>>()?
         }
