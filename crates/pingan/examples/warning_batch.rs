@@ -23,6 +23,10 @@ use pingan::clock::Clock;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
+    // The load's phases (parse, residents, matching, writer, index builds) as pingan logs them.
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PINGAN_LOG")
+        .unwrap_or_else(|_| "warn,pingan=info,sqlx=error".into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     match (args.get(1).map(String::as_str), args.len()) {
         (Some("build"), 4) => rt.block_on(build(&args[2], Path::new(&args[3]))),
@@ -94,8 +98,10 @@ impl Lcg {
         self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         self.0 >> 33
     }
+    /// Uniform enough below `n`: 62 bits drawn, so that spans wider than 2^31 (nine months in
+    /// milliseconds) are covered too.
     fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+        ((self.next() << 31) | self.next()) % n.max(1)
     }
 }
 

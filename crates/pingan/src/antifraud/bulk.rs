@@ -13,7 +13,8 @@
 //! writes are its new cases, the cases it joined, its warnings and candidates, and one audit
 //! entry per 1,000 rows.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::ops::Range;
 
 use foldhash::{HashMap as FastMap, HashMapExt as _, HashSet as FastSet};
@@ -57,7 +58,10 @@ pub async fn ingest_history(
     entry: impl Fn(&Touched, &Chunk, Range<usize>) -> Entry,
 ) -> Result<Chunk, AppError> {
     let routes = Routes::load(&mut *state.db.reader().acquire().await?).await?;
+    let started = std::time::Instant::now();
     let lookup = lookup.get().await?;
+    let directory = matches!(lookup, Lookup::Directory(_));
+    tracing::info!(directory, waited_ms = started.elapsed().as_millis() as u64, "residents for the history load read");
     if let Some(whole) = bulk_whole::start(state, settings, &items).await? {
         return whole.ingest(state, (&routes, &lookup), settings, now, items, &entry).await;
     }
@@ -110,12 +114,14 @@ async fn store(
     let mut tx = db.begin().await?;
     let since = prepared.iter().map(|p| p.w.event_at).min().unwrap_or(0) - settings.rules.merge_window_ms();
     let subjects = prepared.iter().map(|p| &p.subject);
-    let mut cases = together::cases_about(&mut tx, db.backend, subjects, since, "history").await?;
-    let mut known = Known::Stored(together::existing(&mut tx, db.backend, prepared).await?);
+    let cases = together::cases_about(&mut tx, db.backend, subjects, since, "history").await?;
+    let known = Known::Stored(together::existing(&mut tx, db.backend, prepared).await?);
+    let mut memory = Memory::new(cases, known);
     let mut case_ids = db.reserve_ids(&mut tx, "fraud_cases", prepared.len()).await?.into_iter();
     let mut warning_ids = db.reserve_ids(&mut tx, "fraud_warnings", prepared.len()).await?.into_iter();
     let ids = Ids { cases: &mut case_ids, warnings: &mut warning_ids };
-    let rows = assign(settings, prepared, offset, &mut subs, &mut cases, &mut known, ids)?;
+    // Nothing after this chunk can join its cases: the next one reads them back.
+    let rows = assign(settings, prepared, (offset, None), &mut subs, &mut memory, ids)?;
     insert(&mut tx, db, rows).await?;
     let all = audit_entries(&mut tx, state, now, subs, prepared.len(), offset, entry).await?;
     if all.created > 0 {
@@ -146,6 +152,26 @@ pub(super) fn key_text(source: &str, upstream_id: &str) -> Box<str> {
     format!("{}:{source}{upstream_id}", source.len()).into_boxed_str()
 }
 
+/// What assigning rows holds in memory between them.
+pub(super) struct Memory {
+    /// Every case a row could join (read from the database, or opened by the rows), by whom it
+    /// is about, each list in id order.
+    pub cases: CaseLists,
+    /// (opened at, whom) of each case not yet written: opened by these rows, or read and then
+    /// joined. Earliest first, so that those no row can join any more are found without a look
+    /// at the others.
+    unsettled: BinaryHeap<Reverse<(i64, CaseKey)>>,
+    /// Ids of the cases opened and not yet written: rows naming one wait ([`Held`]).
+    unwritten: FastSet<i64>,
+    pub known: Known,
+}
+
+impl Memory {
+    pub(super) fn new(cases: CaseLists, known: Known) -> Memory {
+        Memory { cases, unsettled: BinaryHeap::new(), unwritten: FastSet::default(), known }
+    }
+}
+
 /// Where the ids of the rows an assignment writes come from.
 pub(super) struct Ids<'a> {
     pub cases: &'a mut dyn Iterator<Item = i64>,
@@ -155,37 +181,60 @@ pub(super) struct Ids<'a> {
 /// What the items of a chunk come to: the rows to write, in the order [`insert`] writes them.
 pub(super) struct Assigned {
     cases: together::CaseRows,
-    warnings: Vec<Vec<Value>>,
-    candidates: Vec<Vec<Value>>,
+    /// (case id, row): a row names its case, so it waits while the case is held ([`Held`]).
+    warnings: Vec<(i64, Vec<Value>)>,
+    candidates: Vec<(i64, Vec<Value>)>,
     /// Items (by position in the chunk) repeating a key of a whole load: see [`Known`].
     pub repeats: Vec<usize>,
 }
 
-/// Decides, in memory, what each item does: a repeat of a stored key, or a new warning that
-/// joins a case of `cases` (in id order, by whom it is about) or opens one, counted in its batch
-/// of `subs`. Every case list the items touched is written out in the rows and then held as
-/// stored: a later item that joins one of them grows it.
+/// Rows naming a case not written yet, waiting for it (a whole load: see [`assign`]).
+#[derive(Default)]
+pub(super) struct Held {
+    warnings: Vec<(i64, Vec<Value>)>,
+    candidates: Vec<(i64, Vec<Value>)>,
+}
+
+impl Assigned {
+    /// Sets aside the rows naming a case not written yet and adds those set aside before whose
+    /// case this writes, in the order they were assigned.
+    pub(super) fn hold_back(&mut self, held: &mut Held, memory: &Memory) {
+        let unwritten = &memory.unwritten;
+        for (before, now) in [(&mut held.warnings, &mut self.warnings), (&mut held.candidates, &mut self.candidates)] {
+            let all = std::mem::take(before).into_iter().chain(std::mem::take(now));
+            (*before, *now) = all.partition(|(case, _)| unwritten.contains(case));
+        }
+    }
+}
+
+/// Decides, in memory, what each item (the `offset`th on) does: a repeat of a stored key, or a
+/// new warning that joins a case of `memory` or opens one, counted in its batch of `subs`.
+///
+/// A case is written once no later row can join it: `later` is the earliest event time of the
+/// rows still to come (`None`: none). Until then it stays in `memory` with its changes, and
+/// the rows naming it wait ([`Assigned::hold_back`]): written once, in its final form, instead of
+/// inserted and then updated by every later chunk that joins it. A case read from the
+/// database is written as its growth.
 pub(super) fn assign(
     settings: &Settings,
     prepared: &[Prepared],
-    offset: usize,
+    (offset, later): (usize, Option<i64>),
     subs: &mut [(Touched, Chunk)],
-    cases: &mut CaseLists,
-    known: &mut Known,
+    memory: &mut Memory,
     ids: Ids<'_>,
 ) -> Result<Assigned, AppError> {
+    let Memory { cases, unsettled, unwritten, known } = memory;
     let window = settings.rules.merge_window_ms();
     // Cases about nobody in particular (a warning with neither ID number nor phone) never merge.
     let mut keyless: Vec<Case> = Vec::new();
-    let mut warnings: Vec<Vec<Value>> = Vec::with_capacity(prepared.len());
-    let mut candidates: Vec<Vec<Value>> = Vec::new();
-    let mut touched_keys = FastSet::<CaseKey>::default();
+    let mut warnings: Vec<(i64, Vec<Value>)> = Vec::with_capacity(prepared.len());
+    let mut candidates: Vec<(i64, Vec<Value>)> = Vec::new();
     let mut repeats = Vec::new();
     for (at, p) in prepared.iter().enumerate() {
         let (touched, chunk) = &mut subs[at / MAX_BATCH];
         let index = offset + at;
         let w = &p.w;
-        match known {
+        match &*known {
             Known::Stored(stored) => {
                 if let Some(s) = stored.get(&(w.source.clone(), w.upstream_id.clone())) {
                     answer_known(index, s, p, chunk);
@@ -201,16 +250,18 @@ pub(super) fn assign(
         }
         let received = w.event_at;
         let case_key = together::case_key(&p.subject);
-        if let Some(k) = &case_key {
-            if !touched_keys.contains(k) {
-                touched_keys.insert(k.clone());
-            }
+        if let Some(k) = case_key.as_ref().filter(|k| !cases.contains_key(*k)) {
+            cases.insert(k.clone(), Vec::new());
         }
-        let key_cases = case_key.map(|k| cases.entry(k).or_default());
-        let existing_case = key_cases.as_ref().and_then(|list| Case::joinable(list, received, window));
+        let key_cases = case_key.as_ref().and_then(|k| Some((k, cases.get_mut(k)?)));
+        let existing_case = key_cases.as_ref().and_then(|(_, list)| Case::joinable(list, received, window));
         let case_id = match (key_cases, existing_case) {
-            (Some(list), Some(at)) => {
+            (Some((key, list)), Some(at)) => {
                 let c = &mut list[at];
+                if c.opener.is_none() && c.added == 0 {
+                    // Read from the database: written as its growth once no row can join it.
+                    unsettled.push(Reverse((c.opened_at, key.clone())));
+                }
                 c.grade = c.grade.max(p.grade);
                 c.reasons = intake::merge_reasons(std::mem::take(&mut c.reasons), &p.reasons);
                 c.last_warning_at = received;
@@ -219,12 +270,16 @@ pub(super) fn assign(
             }
             (list, _) => {
                 let id = ids.cases.next().ok_or_else(|| anyhow::anyhow!("BUG: fewer case ids than warnings"))?;
-                let case = Case::opened(id, p, at, received, (None, None));
+                let case = Case::opened(id, p, received, (None, None));
                 match list {
-                    Some(list) => list.push(case),
+                    Some((key, list)) => {
+                        unsettled.push(Reverse((received, key.clone())));
+                        unwritten.insert(id);
+                        list.push(case);
+                    }
                     None => keyless.push(case),
                 }
-                candidates.extend(p.subject.candidates.iter().map(|r| vec![Value::from(id), Value::from(*r)]));
+                candidates.extend(p.subject.candidates.iter().map(|r| (id, vec![Value::from(id), Value::from(*r)])));
                 id
             }
         };
@@ -232,7 +287,7 @@ pub(super) fn assign(
         let columns = intake::columns(p, received, settings.rules_version, case_id, true);
         let mut row = vec![Value::from(warning_id)];
         row.extend(columns.values());
-        warnings.push(row);
+        warnings.push((case_id, row));
         match known {
             Known::Stored(stored) => {
                 stored.insert((w.source.clone(), w.upstream_id.clone()), together::stored_form(warning_id, case_id, p));
@@ -254,14 +309,31 @@ pub(super) fn assign(
             reason: None,
         });
     }
-    // Only the lists these rows touched: a whole load holds every case it could join.
-    let all = touched_keys.iter().filter_map(|k| cases.get(k)).chain([&keyless]).flatten();
-    let rows = together::CaseRows::of(all, |i| &prepared[i], "history");
-    for k in &touched_keys {
-        for c in cases.get_mut(k).into_iter().flatten() {
-            (c.fresh, c.added) = (None, 0);
+    // Cases about nobody in particular are done at once; the others once no later row can
+    // join them (opened before the earliest later row's time minus the window). Those done are
+    // written and forgotten.
+    let done_before = later.map(|t| t - window);
+    let mut done = keyless;
+    while let Some(Reverse((opened, _))) = unsettled.peek() {
+        if done_before.is_some_and(|t| *opened >= t) {
+            break;
         }
+        let Some(Reverse((_, key))) = unsettled.pop() else { break };
+        // A list may come up once per case in it: the first time settles all it can.
+        let Some(list) = cases.get_mut(&key) else { continue };
+        let (finished, open): (Vec<Case>, Vec<Case>) =
+            std::mem::take(list).into_iter().partition(|c| done_before.is_none_or(|t| c.opened_at < t));
+        if open.is_empty() {
+            cases.remove(&key);
+        } else {
+            *list = open;
+        }
+        for c in &finished {
+            unwritten.remove(&c.id);
+        }
+        done.extend(finished);
     }
+    let rows = together::CaseRows::of(done.iter(), "history");
     Ok(Assigned { cases: rows, warnings, candidates, repeats })
 }
 
@@ -298,14 +370,13 @@ pub(super) fn answer_known(index: usize, s: &StoredWarning, p: &Prepared, chunk:
 /// Writes what [`assign`] decided: the cases first (the warnings name them), then the warnings
 /// and the candidates of cases matched by a shared phone.
 pub(super) async fn insert(tx: &mut Tx, db: &Db, rows: Assigned) -> Result<(), AppError> {
-    if rows.warnings.is_empty() {
-        return Ok(());
-    }
     together::write_cases(tx, db, rows.cases).await?;
     let mut columns = vec!["id"];
     columns.extend(WARNING_COLUMNS);
-    db.insert_rows(tx, "fraud_warnings", &columns, rows.warnings).await?;
-    db.insert_rows(tx, "fraud_candidates", &["case_id", "resident_id"], rows.candidates).await?;
+    let warnings = rows.warnings.into_iter().map(|(_, row)| row).collect();
+    db.insert_rows(tx, "fraud_warnings", &columns, warnings).await?;
+    let candidates = rows.candidates.into_iter().map(|(_, row)| row).collect();
+    db.insert_rows(tx, "fraud_candidates", &["case_id", "resident_id"], candidates).await?;
     Ok(())
 }
 

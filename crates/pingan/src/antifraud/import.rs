@@ -71,6 +71,7 @@ pub async fn import_warnings(
         }
     };
     let now = state.clock.now_ms();
+    let started = std::time::Instant::now();
     // History is matched against the residents: for a large file they are read while it parses.
     // A CSV line is a row (a field with a line break in it only makes the guess larger).
     let lookup = opts.history.then(|| bulk::Prefetch::start(&state.db, bytes.iter().filter(|&&b| b == b'\n').count()));
@@ -94,6 +95,8 @@ pub async fn import_warnings(
         }
     }
     report.refused = bad_lines;
+    let parse_ms = started.elapsed().as_millis() as u64;
+    tracing::info!(rows = report.received, refused = bad_lines, parse_ms, "warning file read");
     if !report.errors.is_empty() && (!opts.skip_invalid || good.is_empty()) {
         return Ok(report);
     }

@@ -179,7 +179,7 @@ pub async fn apply(
     let mut keyless: Vec<Case> = Vec::new();
     let mut rows = Rows::default();
     let mut out = Vec::with_capacity(items.len());
-    for (at, item) in items.iter().enumerate() {
+    for item in items {
         let (p, now, deadlines) = (&item.prepared, item.now, &item.settings.deadlines);
         let key = (p.w.source.clone(), p.w.upstream_id.clone());
         if let Some(s) = stored.get(&key) {
@@ -236,7 +236,7 @@ pub async fn apply(
                     let kind = "antifraud.case_assigned";
                     rows.notifications.push(vec![now.into(), officer.into(), kind.into(), id.into(), payload.into()]);
                 }
-                let case = Case::opened(id, p, at, now, (Some(contact), visit));
+                let case = Case::opened(id, p, now, (Some(contact), visit));
                 match list {
                     Some(list) => list.push(case),
                     None => keyless.push(case),
@@ -266,7 +266,7 @@ pub async fn apply(
         out.push(Ok((receipt, touched)));
     }
     let all = cases.values().flatten().chain(&keyless);
-    let case_rows = together::CaseRows::of(all, |i| &items[i].prepared, "open");
+    let case_rows = together::CaseRows::of(all, "open");
     write_rows(tx, &state.db, case_rows, rows).await?;
     Ok(out)
 }

@@ -8,15 +8,15 @@ use std::collections::HashMap;
 use sqlx::Row as _;
 
 use super::intake::Prepared;
-use super::matching::Subject;
-use super::model::{Grade, Reason};
+use super::matching::{Route, Subject};
+use super::model::{Grade, Kind, MatchKind, Reason};
 use super::rules;
 use super::store::{self, StoredWarning};
 use crate::db::bulk::{marks, Value};
 use crate::db::{Backend, Db, Tx};
 
 /// Who a case is about: the resident, else (for the unmatched) the keyed hash.
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CaseKey {
     Resident(i64),
     Subject(Vec<u8>),
@@ -49,14 +49,23 @@ pub struct Case {
     pub visited_at: Option<i64>,
     /// Warnings these added (for a case read from the database), else all of them.
     pub added: i64,
-    /// The index of the warning that opened it, for a case opened by these warnings.
-    pub fresh: Option<usize>,
+    /// For a case opened by these warnings and not yet written: what its opener set.
+    pub opener: Option<Opener>,
+}
+
+/// The columns of a case's row that the warning opening it sets and no later one changes.
+pub struct Opener {
+    resident_id: Option<i64>,
+    subject_hash: Option<Vec<u8>>,
+    kind: Kind,
+    match_kind: MatchKind,
+    route: Route,
 }
 
 impl Case {
-    /// The case the warning `p` (the `index`th written) opens when received at `at`, with its
-    /// deadlines (none for history).
-    pub fn opened(id: i64, p: &Prepared, index: usize, at: i64, dues: (Option<i64>, Option<i64>)) -> Case {
+    /// The case the warning `p` opens when received at `at`, with its deadlines (none for
+    /// history).
+    pub fn opened(id: i64, p: &Prepared, at: i64, dues: (Option<i64>, Option<i64>)) -> Case {
         Case {
             id,
             opened_at: at,
@@ -69,7 +78,13 @@ impl Case {
             first_contact_at: None,
             visited_at: None,
             added: 1,
-            fresh: Some(index),
+            opener: Some(Opener {
+                resident_id: p.subject.resident_id,
+                subject_hash: p.subject.subject_hash.clone(),
+                kind: p.w.kind,
+                match_kind: p.subject.kind,
+                route: p.route,
+            }),
         }
     }
 
@@ -118,27 +133,27 @@ const CASE_COLUMNS: [&str; 20] = [
     "history",
 ];
 
-/// A case opened by the warning `p` in `state` (`open` or `history`), with what later warnings
-/// written with it added.
-fn case_row(p: &Prepared, c: &Case, state: &str) -> Vec<Value> {
+/// A case opened by `o` in `state` (`open` or `history`), with what later warnings written
+/// with it added.
+fn case_row(o: &Opener, c: &Case, state: &str) -> Vec<Value> {
     vec![
         c.id.into(),
-        p.subject.resident_id.into(),
-        p.subject.subject_hash.clone().into(),
+        o.resident_id.into(),
+        o.subject_hash.clone().into(),
         c.opened_at.into(),
         c.last_warning_at.into(),
         c.added.into(),
         c.grade.code().into(),
         c.grade.rank().into(),
         rules::reasons_code(&c.reasons).into(),
-        p.w.kind.code().into(),
+        o.kind.code().into(),
         state.into(),
-        p.subject.kind.code().into(),
-        p.route.grid_id.into(),
-        p.route.post_id.into(),
-        p.route.station_id.into(),
-        p.route.node_id.into(),
-        p.route.officer_id.into(),
+        o.match_kind.code().into(),
+        o.route.grid_id.into(),
+        o.route.post_id.into(),
+        o.route.station_id.into(),
+        o.route.node_id.into(),
+        o.route.officer_id.into(),
         c.contact_due_at.into(),
         c.visit_due_at.into(),
         i64::from(state == "history").into(),
@@ -153,15 +168,11 @@ pub struct CaseRows {
 }
 
 impl CaseRows {
-    pub fn of<'c>(
-        cases: impl Iterator<Item = &'c Case>,
-        opener: impl Fn(usize) -> &'c Prepared,
-        state: &str,
-    ) -> CaseRows {
+    pub fn of<'c>(cases: impl Iterator<Item = &'c Case>, state: &str) -> CaseRows {
         let (mut opened, mut grown) = (Vec::new(), Vec::new());
         for c in cases {
-            match c.fresh {
-                Some(i) => opened.push((c.id, case_row(opener(i), c, state))),
+            match &c.opener {
+                Some(o) => opened.push((c.id, case_row(o, c, state))),
                 None if c.added > 0 => grown.push(c.grown()),
                 None => {}
             }
@@ -320,7 +331,7 @@ fn by_key(rows: Vec<sqlx::any::AnyRow>) -> Result<CaseLists, sqlx::Error> {
             first_contact_at: row.try_get("first_contact_at")?,
             visited_at: row.try_get("visited_at")?,
             added: 0,
-            fresh: None,
+            opener: None,
         });
     }
     for list in out.values_mut() {

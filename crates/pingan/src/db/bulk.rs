@@ -153,6 +153,10 @@ impl DeferredIndexes {
     }
 }
 
+/// The writer's page cache while a load holds it in one transaction ([`Db::widen_cache`]):
+/// what a city's nine months of warnings dirty, with room to spare.
+const WHOLE_LOAD_CACHE_KIB: u32 = 1024 * 1024;
+
 /// Below this many rows a load goes through the indexes: dropping and building them is DDL that
 /// every connection's cached statements must notice.
 const DEFER_INDEXES_FROM: usize = 1_000;
@@ -217,6 +221,27 @@ impl Db {
                 .await?;
         }
         committed
+    }
+
+    /// Widens the writer's page cache for a load that holds it in one transaction: every page
+    /// the load dirties then stays in memory until the commit writes it to the log once. At the
+    /// writer's usual size a city's nine months of warnings spilled pages into the log mid-load,
+    /// and each one read back again was looked up through the whole log's index (a tenth of the
+    /// writer's time, measured). [`Db::restore_cache`] puts it back.
+    pub async fn widen_cache(&self, tx: &mut Tx) -> Result<(), sqlx::Error> {
+        if self.backend == Backend::Sqlite {
+            sqlx::query(&format!("PRAGMA cache_size=-{WHOLE_LOAD_CACHE_KIB}")).execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    /// The writer's page cache back at its usual size, once a load's transaction has ended
+    /// either way (SQLite frees the pages past it).
+    pub async fn restore_cache(&self) -> Result<(), sqlx::Error> {
+        if self.backend == Backend::Sqlite {
+            sqlx::query(&format!("PRAGMA cache_size=-{}", super::WRITER_CACHE_KIB)).execute(self.writer()).await?;
+        }
+        Ok(())
     }
 
     /// Builds again the indexes [`Db::defer_indexes`] set aside.

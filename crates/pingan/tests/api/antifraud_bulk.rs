@@ -266,3 +266,64 @@ async fn a_large_first_history_file_stores_exactly_what_the_same_warnings_sent_i
         assert_eq!(fraud_indexes(&from_file).await, before, "the indexes set aside for the load are back");
     }
 }
+
+/// Two weeks of outsiders, each warned about twice an hour apart, in time order; then a warning
+/// that joins a case [`warnings`] stored (by resident) and one that joins its pending case (by
+/// the shared phone). Loaded after [`warnings`]: a large load that grows cases stored before it,
+/// and writes the cases it opens as the rows move past their window, while holding the others.
+fn fortnight(ids: &[String]) -> Vec<Value> {
+    let outsider = |k: usize| id_number(&format!("4403051986{:02}{:02}{:03}", 1 + k / 28 % 12, 1 + k % 28, k / 336));
+    let start = pingan::clock::parse_beijing("2026-11-10T00:00").unwrap();
+    let at = |minutes: usize| pingan::clock::iso_beijing(start + minutes as i64 * 60_000);
+    let mut timed: Vec<(usize, Value)> = Vec::new();
+    for k in 0..1_300 {
+        for (round, later) in [(0, 0), (1, 60)] {
+            let minutes = k * 15 + later;
+            let extra = json!({"time": at(minutes), "id_number": outsider(k), "longest_call_s": 60 + round * 600});
+            timed.push((minutes, warning(&format!("F-{round}-{k:04}"), extra)));
+        }
+    }
+    timed.sort_by_key(|(minutes, _)| *minutes);
+    let mut out: Vec<Value> = timed.into_iter().map(|(_, w)| w).collect();
+    out.push(warning("F-grow", json!({"time": "2026-11-30T18:00:00+08:00", "id_number": ids[0]})));
+    out.push(warning("F-pending", json!({"time": "2026-11-29T10:00:00+08:00", "phone": "13900000003"})));
+    out
+}
+
+#[tokio::test]
+async fn a_large_history_file_after_a_small_one_grows_its_cases_and_writes_its_own_as_their_window_passes() {
+    let (in_batches, from_file, ids) = twin_apps().await;
+    let (first, second) = (warnings(&ids), fortnight(&ids));
+    assert!(second.len() > pingan::antifraud::bulk_whole::WHOLE_FROM);
+
+    let token_a = upstream(&in_batches).await;
+    let token = upstream(&from_file).await;
+    let (status, report) = in_batches.post("/api/v1/warnings?history=true", Some(&token_a), json!(first)).await;
+    assert_eq!(status, 200, "{report}");
+    import_history(&from_file, &token, &first).await;
+    let mut created = 0;
+    for part in second.chunks(1_000) {
+        let (status, report) = in_batches.post("/api/v1/warnings?history=true", Some(&token_a), json!(part)).await;
+        assert_eq!(status, 200, "{report}");
+        created += report["created"].as_u64().unwrap();
+    }
+    assert_eq!(created, second.len() as u64);
+    let report = import_history(&from_file, &token, &second).await;
+    assert_eq!(counts(&report), [Some(created), Some(0), Some(0)], "{report}");
+
+    let a = same_stored(&in_batches, &from_file, "in batches (left), from the file (right)").await;
+    let row = |id: &str| a.iter().find(|r| r[0] == id).cloned().unwrap();
+    assert_eq!(row("F-1-0000")[5], "F-0-0000", "the first pair, written once the rows moved past it");
+    assert_eq!(row("F-1-1299")[5], "F-0-1299", "the last pair, held to the end");
+    // The case columns: (resident,) opened, last warning, warnings, grade, …
+    let case = |id: &str| row(id)[2].split('|').map(str::to_string).collect::<Vec<_>>();
+    assert_eq!(case("F-1-0700")[2..4], ["2", "red"], "two warnings, raised by the long call");
+    assert_eq!(row("F-grow")[5], "B-03", "a case the first file stored grows");
+    let f_grow_at = row("F-grow")[1].split('|').next().unwrap().to_string();
+    assert_eq!(case("F-grow")[2..4], [f_grow_at, "3".into()], "B-03, B-12 (earlier, the file's last) and F-grow");
+    assert_eq!(row("F-pending")[5], "B-06", "the pending case by the shared phone grows");
+    if from_file.state.db.backend == pingan::db::Backend::Sqlite {
+        let cache: i64 = sqlx::query_scalar("PRAGMA cache_size").fetch_one(from_file.state.db.writer()).await.unwrap();
+        assert_eq!(cache, -256 * 1024, "the writer's page cache is back at its usual size");
+    }
+}
