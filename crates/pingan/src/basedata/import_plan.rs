@@ -317,6 +317,10 @@ pub(super) async fn write(
         ("resident_tags", n),
     ];
     let deferred = db.defer_indexes(&mut tx, &loads, &[]).await?;
+    if deferred.any() {
+        // A first import of a city's register: what it dirties stays in memory until the commit.
+        db.widen_cache(&mut tx).await?;
+    }
     // Every id is reserved first, so the residents' rows (encrypting and hashing: the CPU part)
     // are made on a blocking thread from the start, while the database writes the addresses and
     // houses, and then each batch while it writes the one before.

@@ -2,6 +2,8 @@
 //! million rows cost a handful of statements, not millions (each statement through sqlx costs
 //! tens of microseconds whatever its size).
 
+use std::sync::atomic::Ordering;
+
 use super::{rows_table, Backend, Db, Tx};
 
 /// One bound value of a bulk insert.
@@ -230,15 +232,17 @@ impl Db {
     /// writer's time, measured). [`Db::restore_cache`] puts it back.
     pub async fn widen_cache(&self, tx: &mut Tx) -> Result<(), sqlx::Error> {
         if self.backend == Backend::Sqlite {
+            self.wide_cache.store(true, Ordering::SeqCst);
             sqlx::query(&format!("PRAGMA cache_size=-{WHOLE_LOAD_CACHE_KIB}")).execute(&mut **tx).await?;
         }
         Ok(())
     }
 
-    /// The writer's page cache back at its usual size, once a load's transaction has ended
-    /// either way (SQLite frees the pages past it).
+    /// The writer's page cache back at its usual size (SQLite frees the pages past it), once a
+    /// load's transaction has ended, whichever way: a load that may have widened it calls this
+    /// on every path; it costs nothing when the cache was not widened.
     pub async fn restore_cache(&self) -> Result<(), sqlx::Error> {
-        if self.backend == Backend::Sqlite {
+        if self.wide_cache.swap(false, Ordering::SeqCst) {
             sqlx::query(&format!("PRAGMA cache_size=-{}", super::WRITER_CACHE_KIB)).execute(self.writer()).await?;
         }
         Ok(())

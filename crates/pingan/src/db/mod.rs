@@ -37,6 +37,8 @@ pub struct Db {
     /// SQLite's background checkpointer (`checkpoint.rs`): its connection, closed by
     /// [`Db::close`], and a token every handle holds, so it also stops when the last one drops.
     checkpointer: Option<AnyPool>,
+    /// Whether a load widened the writer's page cache ([`Db::widen_cache`]).
+    wide_cache: std::sync::Arc<std::sync::atomic::AtomicBool>,
     _alive: std::sync::Arc<()>,
 }
 
@@ -63,7 +65,8 @@ impl Db {
             let (write, read) = (pool.clone(), pool);
             // Several groups at once: each queues for the audit chain's lock only at its end.
             let group = group::Group::start(write.clone(), Backend::Postgres, PG_GROUP_WRITERS);
-            return Ok(Db { backend: Backend::Postgres, write, read, group, checkpointer: None, _alive });
+            let wide_cache = Default::default();
+            return Ok(Db { backend: Backend::Postgres, write, read, group, checkpointer: None, wide_cache, _alive });
         }
         let Some(path) = url.strip_prefix("sqlite://") else {
             anyhow::bail!("database URL must start with sqlite:// or postgres://");
@@ -77,7 +80,8 @@ impl Db {
         let _alive = std::sync::Arc::new(());
         let checkpointer = sqlite_pool(&rwc, 1, READER_CACHE_KIB).await?;
         checkpoint::start(checkpointer.clone(), std::sync::Arc::downgrade(&_alive));
-        Ok(Db { backend: Backend::Sqlite, write, read, group, checkpointer: Some(checkpointer), _alive })
+        let (checkpointer, wide_cache) = (Some(checkpointer), Default::default());
+        Ok(Db { backend: Backend::Sqlite, write, read, group, checkpointer, wide_cache, _alive })
     }
 
     /// How many group commits run at once: SQLite has one writer.

@@ -276,6 +276,10 @@ async fn a_first_import_larger_than_the_register_ends_with_every_index_and_merge
     assert_eq!(found["total"], 1, "the merged row's phone was added: {found}");
     let found = search(&app, &officer, serde_json::json!({"phone": "13700001499"})).await;
     assert_eq!(found["total"], 1, "{found}");
+    if app.state.db.backend == pingan::db::Backend::Sqlite {
+        let cache: i64 = sqlx::query_scalar("PRAGMA cache_size").fetch_one(app.state.db.writer()).await.unwrap();
+        assert_eq!(cache, -256 * 1024, "the writer's page cache, widened for the import, is back at its usual size");
+    }
 }
 
 #[tokio::test]
