@@ -175,9 +175,6 @@ pub async fn import_residents(
         report.skipped = 0;
         return Ok(report);
     }
-    let written = super::import_plan::write(state, entry, caller, plan, &mut report, progress).await;
-    // A large import widens the writer's cache for its transaction: back, whichever way it ended.
-    state.db.restore_cache().await?;
-    written?;
+    super::import_plan::write(state, entry, caller, plan, &mut report, progress).await?;
     Ok(report)
 }

@@ -37,8 +37,10 @@ pub struct Db {
     /// SQLite's background checkpointer (`checkpoint.rs`): its connection, closed by
     /// [`Db::close`], and a token every handle holds, so it also stops when the last one drops.
     checkpointer: Option<AnyPool>,
-    /// Whether a load widened the writer's page cache ([`Db::widen_cache`]).
-    wide_cache: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Whether a load set the writer connection up its own way ([`Db::begin_load`],
+    /// [`Db::widen_cache`]): the pool then closes it when the load's transaction gives it back,
+    /// and opens a fresh one with the usual settings.
+    loosened: Loosened,
     _alive: std::sync::Arc<()>,
 }
 
@@ -65,8 +67,8 @@ impl Db {
             let (write, read) = (pool.clone(), pool);
             // Several groups at once: each queues for the audit chain's lock only at its end.
             let group = group::Group::start(write.clone(), Backend::Postgres, PG_GROUP_WRITERS);
-            let wide_cache = Default::default();
-            return Ok(Db { backend: Backend::Postgres, write, read, group, checkpointer: None, wide_cache, _alive });
+            let loosened = Default::default();
+            return Ok(Db { backend: Backend::Postgres, write, read, group, checkpointer: None, loosened, _alive });
         }
         let Some(path) = url.strip_prefix("sqlite://") else {
             anyhow::bail!("database URL must start with sqlite:// or postgres://");
@@ -74,14 +76,15 @@ impl Db {
         // Before the first connection opens: each one registers `pingan_rows` as it does.
         rows_table::install();
         let rwc = format!("sqlite://{path}?mode=rwc");
-        let write = sqlite_pool(&rwc, 1, WRITER_CACHE_KIB).await?;
-        let read = sqlite_pool(&rwc, 4, READER_CACHE_KIB).await?;
+        let loosened = Loosened::default();
+        let write = sqlite_pool(&rwc, 1, WRITER_CACHE_KIB, Some(loosened.clone())).await?;
+        let read = sqlite_pool(&rwc, 4, READER_CACHE_KIB, None).await?;
         let group = group::Group::start(write.clone(), Backend::Sqlite, 1);
         let _alive = std::sync::Arc::new(());
-        let checkpointer = sqlite_pool(&rwc, 1, READER_CACHE_KIB).await?;
+        let checkpointer = sqlite_pool(&rwc, 1, READER_CACHE_KIB, None).await?;
         checkpoint::start(checkpointer.clone(), std::sync::Arc::downgrade(&_alive));
-        let (checkpointer, wide_cache) = (Some(checkpointer), Default::default());
-        Ok(Db { backend: Backend::Sqlite, write, read, group, checkpointer, wide_cache, _alive })
+        let checkpointer = Some(checkpointer);
+        Ok(Db { backend: Backend::Sqlite, write, read, group, checkpointer, loosened, _alive })
     }
 
     /// How many group commits run at once: SQLite has one writer.
@@ -209,9 +212,20 @@ const WRITER_CACHE_KIB: u32 = 256 * 1024;
 const WAL_AUTOCHECKPOINT_PAGES: u32 = 10_000;
 const READER_CACHE_KIB: u32 = 16 * 1024;
 
-async fn sqlite_pool(url: &str, max: u32, cache_kib: u32) -> anyhow::Result<AnyPool> {
+/// Set while the writer connection runs a load with settings of its own (see [`Db::loosened`]).
+type Loosened = std::sync::Arc<std::sync::atomic::AtomicBool>;
+
+/// A pool of connections to the SQLite file at `url`. The writer's pool is given `loosened`:
+/// a connection a load set up its own way is closed as it comes back, before anyone else can
+/// use it, so no later write runs without its foreign keys checked or keeps a load's cache.
+async fn sqlite_pool(url: &str, max: u32, cache_kib: u32, loosened: Option<Loosened>) -> anyhow::Result<AnyPool> {
+    use std::sync::atomic::Ordering;
     let opts = AnyConnectOptions::from_str(url)?;
     let pool = AnyPoolOptions::new()
+        .after_release(move |_conn, _meta| {
+            let close = loosened.as_ref().is_some_and(|l| l.swap(false, Ordering::SeqCst));
+            Box::pin(async move { Ok(!close) })
+        })
         .max_connections(max)
         .min_connections(1)
         // A connection to a file in this process does not go stale; the check before each use

@@ -325,5 +325,8 @@ async fn a_large_history_file_after_a_small_one_grows_its_cases_and_writes_its_o
     if from_file.state.db.backend == pingan::db::Backend::Sqlite {
         let cache: i64 = sqlx::query_scalar("PRAGMA cache_size").fetch_one(from_file.state.db.writer()).await.unwrap();
         assert_eq!(cache, -256 * 1024, "the writer's page cache is back at its usual size");
+        let checked: i64 =
+            sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(from_file.state.db.writer()).await.unwrap();
+        assert_eq!(checked, 1, "the writer checks foreign keys again after the load that did without");
     }
 }
