@@ -234,7 +234,7 @@ pub(super) fn assign(
         let (touched, chunk) = &mut subs[at / MAX_BATCH];
         let index = offset + at;
         let w = &p.w;
-        match &*known {
+        match &mut *known {
             Known::Stored(stored) => {
                 if let Some(s) = stored.get(&(w.source.clone(), w.upstream_id.clone())) {
                     answer_known(index, s, p, chunk);
@@ -242,7 +242,8 @@ pub(super) fn assign(
                 }
             }
             Known::Loaded(keys) => {
-                if keys.contains(&key_text(&w.source, &w.upstream_id)) {
+                // Recorded here: past this point the row is stored, or the whole load fails.
+                if !keys.insert(key_text(&w.source, &w.upstream_id)) {
                     repeats.push(at);
                     continue;
                 }
@@ -285,16 +286,12 @@ pub(super) fn assign(
         };
         let warning_id = ids.warnings.next().ok_or_else(|| anyhow::anyhow!("BUG: fewer warning ids than warnings"))?;
         let columns = intake::columns(p, received, settings.rules_version, case_id, true);
-        let mut row = vec![Value::from(warning_id)];
+        let mut row = Vec::with_capacity(1 + WARNING_COLUMNS.len());
+        row.push(Value::from(warning_id));
         row.extend(columns.values());
         warnings.push((case_id, row));
-        match known {
-            Known::Stored(stored) => {
-                stored.insert((w.source.clone(), w.upstream_id.clone()), together::stored_form(warning_id, case_id, p));
-            }
-            Known::Loaded(keys) => {
-                keys.insert(key_text(&w.source, &w.upstream_id));
-            }
+        if let Known::Stored(stored) = known {
+            stored.insert((w.source.clone(), w.upstream_id.clone()), together::stored_form(warning_id, case_id, p));
         }
         chunk.created += 1;
         touched.warnings.push(warning_id);

@@ -12,6 +12,7 @@ mod checkpoint;
 pub mod group;
 mod migrate;
 mod rows_table;
+mod sqlite_malloc;
 
 use std::str::FromStr;
 use std::time::Duration;

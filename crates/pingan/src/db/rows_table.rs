@@ -43,6 +43,7 @@ pub fn install() {
         // SQLite initialises (the first connection); later it refuses, harmlessly.
         // SAFETY: SQLITE_CONFIG_MEMSTATUS takes one int.
         let _ = unsafe { ffi::sqlite3_config(ffi::SQLITE_CONFIG_MEMSTATUS, 0 as c_int) };
+        super::sqlite_malloc::install();
         // SAFETY: `register` has the entry-point signature SQLite expects and only registers a
         // module on the handle it is given.
         let rc = unsafe { ffi::sqlite3_auto_extension(Some(register)) };
