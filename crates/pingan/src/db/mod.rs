@@ -42,6 +42,8 @@ pub struct Db {
     /// [`Db::widen_cache`]): the pool then closes it when the load's transaction gives it back,
     /// and opens a fresh one with the usual settings.
     loosened: Loosened,
+    /// The SQLite database file, for a bulk read that goes around sqlx ([`Db::sqlite_file`]).
+    file: Option<std::path::PathBuf>,
     _alive: std::sync::Arc<()>,
 }
 
@@ -69,7 +71,8 @@ impl Db {
             // Several groups at once: each queues for the audit chain's lock only at its end.
             let group = group::Group::start(write.clone(), Backend::Postgres, PG_GROUP_WRITERS);
             let loosened = Default::default();
-            return Ok(Db { backend: Backend::Postgres, write, read, group, checkpointer: None, loosened, _alive });
+            let file = None;
+            return Ok(Db { backend: Backend::Postgres, write, read, group, checkpointer: None, loosened, file, _alive });
         }
         let Some(path) = url.strip_prefix("sqlite://") else {
             anyhow::bail!("database URL must start with sqlite:// or postgres://");
@@ -84,8 +87,8 @@ impl Db {
         let _alive = std::sync::Arc::new(());
         let checkpointer = sqlite_pool(&rwc, 1, READER_CACHE_KIB, None).await?;
         checkpoint::start(checkpointer.clone(), std::sync::Arc::downgrade(&_alive));
-        let checkpointer = Some(checkpointer);
-        Ok(Db { backend: Backend::Sqlite, write, read, group, checkpointer, loosened, _alive })
+        let (checkpointer, file) = (Some(checkpointer), Some(path.into()));
+        Ok(Db { backend: Backend::Sqlite, write, read, group, checkpointer, loosened, file, _alive })
     }
 
     /// How many group commits run at once: SQLite has one writer.
@@ -94,6 +97,13 @@ impl Db {
             Backend::Sqlite => 1,
             Backend::Postgres => PG_GROUP_WRITERS,
         }
+    }
+
+    /// The SQLite database file, for a large read on a connection of its own outside the pools
+    /// (see `antifraud/directory.rs`): through sqlx every value of every row is copied and
+    /// handed between threads. `None` on PostgreSQL.
+    pub fn sqlite_file(&self) -> Option<&std::path::Path> {
+        self.file.as_deref()
     }
 
     pub fn reader(&self) -> &AnyPool {
