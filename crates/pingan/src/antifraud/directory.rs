@@ -191,7 +191,8 @@ async fn read_pooled(db: &Db) -> Result<Read, sqlx::Error> {
 fn read_sqlite(file: &std::path::Path) -> rusqlite::Result<Read> {
     use rusqlite::{Connection, OpenFlags};
     let open = || -> rusqlite::Result<Connection> {
-        let conn = Connection::open_with_flags(file, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        let conn =
+            Connection::open_with_flags(file, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
         conn.execute_batch("PRAGMA mmap_size=1073741824; PRAGMA cache_size=-16384;")?;
         Ok(conn)
     };

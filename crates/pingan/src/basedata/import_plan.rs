@@ -305,8 +305,14 @@ pub(super) async fn write(
     let now = state.clock.now_ms();
     let by = caller.account_id;
     let total = (plan.residents.len() + plan.merges.len()) as u64;
-    let mut tx = state.db.begin().await?;
     let db = &state.db;
+    // A first import of a city's register runs without a foreign-key lookup per row: every id
+    // it refers to it read from the database (nothing deletes addresses, houses, residents or
+    // units) or reserved itself (`Db::begin_load`).
+    let mut tx = match db.outgrown("residents", plan.residents.len()).await? {
+        true => db.begin_load().await?,
+        false => db.begin().await?,
+    };
     // A first import into an empty or small register builds the indexes after the rows.
     let n = plan.residents.len();
     let loads = [

@@ -190,7 +190,7 @@ impl Db {
                 continue;
             }
             let held: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(&mut **tx).await?;
-            if incoming as i64 <= held {
+            if !outgrows(incoming, held) {
                 continue;
             }
             let found: Vec<(String, String)> = sqlx::query_as(
@@ -205,6 +205,18 @@ impl Db {
             }
         }
         Ok(DeferredIndexes(out))
+    }
+
+    /// Whether `incoming` rows would more than double `table` (and are enough to count): the
+    /// rule [`Db::defer_indexes`] goes by, asked before a load's transaction begins (on a
+    /// reader, so another write may change the answer: it decides how the load runs, never
+    /// what it stores).
+    pub async fn outgrown(&self, table: &str, incoming: usize) -> Result<bool, sqlx::Error> {
+        if incoming < DEFER_INDEXES_FROM {
+            return Ok(false);
+        }
+        let held: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(self.reader()).await?;
+        Ok(outgrows(incoming, held))
     }
 
     /// Commits a bulk load's transaction and leaves copying its pages from the write-ahead log
@@ -266,6 +278,11 @@ impl Db {
         }
         Ok(())
     }
+}
+
+/// Whether a load of `incoming` rows more than doubles a table of `held`.
+fn outgrows(incoming: usize, held: i64) -> bool {
+    incoming as i64 > held
 }
 
 /// `n` placeholders for a list, numbered from `first` on PostgreSQL (`$2,$3,…`); on SQLite

@@ -72,7 +72,16 @@ impl Db {
             let group = group::Group::start(write.clone(), Backend::Postgres, PG_GROUP_WRITERS);
             let loosened = Default::default();
             let file = None;
-            return Ok(Db { backend: Backend::Postgres, write, read, group, checkpointer: None, loosened, file, _alive });
+            return Ok(Db {
+                backend: Backend::Postgres,
+                write,
+                read,
+                group,
+                checkpointer: None,
+                loosened,
+                file,
+                _alive,
+            });
         }
         let Some(path) = url.strip_prefix("sqlite://") else {
             anyhow::bail!("database URL must start with sqlite:// or postgres://");

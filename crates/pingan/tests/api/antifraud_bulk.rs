@@ -328,5 +328,10 @@ async fn a_large_history_file_after_a_small_one_grows_its_cases_and_writes_its_o
         let checked: i64 =
             sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(from_file.state.db.writer()).await.unwrap();
         assert_eq!(checked, 1, "the writer checks foreign keys again after the load that did without");
+        let broken: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pragma_foreign_key_check")
+            .fetch_one(from_file.state.db.reader())
+            .await
+            .unwrap();
+        assert_eq!(broken, 0, "every reference the load wrote unchecked names a row that exists");
     }
 }

@@ -279,6 +279,13 @@ async fn a_first_import_larger_than_the_register_ends_with_every_index_and_merge
     if app.state.db.backend == pingan::db::Backend::Sqlite {
         let cache: i64 = sqlx::query_scalar("PRAGMA cache_size").fetch_one(app.state.db.writer()).await.unwrap();
         assert_eq!(cache, -256 * 1024, "the writer's page cache, widened for the import, is back at its usual size");
+        let checked: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(app.state.db.writer()).await.unwrap();
+        assert_eq!(checked, 1, "the writer checks foreign keys again after the import that did without");
+        let broken: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pragma_foreign_key_check")
+            .fetch_one(app.state.db.reader())
+            .await
+            .unwrap();
+        assert_eq!(broken, 0, "every reference the load wrote unchecked names a row that exists");
     }
 }
 
