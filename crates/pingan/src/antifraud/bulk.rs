@@ -161,14 +161,12 @@ pub(super) struct Memory {
     /// joined. Earliest first, so that those no row can join any more are found without a look
     /// at the others.
     unsettled: BinaryHeap<Reverse<(i64, CaseKey)>>,
-    /// Ids of the cases opened and not yet written: rows naming one wait ([`Held`]).
-    unwritten: FastSet<i64>,
     pub known: Known,
 }
 
 impl Memory {
     pub(super) fn new(cases: CaseLists, known: Known) -> Memory {
-        Memory { cases, unsettled: BinaryHeap::new(), unwritten: FastSet::default(), known }
+        Memory { cases, unsettled: BinaryHeap::new(), known }
     }
 }
 
@@ -181,39 +179,20 @@ pub(super) struct Ids<'a> {
 /// What the items of a chunk come to: the rows to write, in the order [`insert`] writes them.
 pub(super) struct Assigned {
     cases: together::CaseRows,
-    /// (case id, row): a row names its case, so it waits while the case is held ([`Held`]).
-    warnings: Vec<(i64, Vec<Value>)>,
-    candidates: Vec<(i64, Vec<Value>)>,
+    warnings: Vec<Vec<Value>>,
+    candidates: Vec<Vec<Value>>,
     /// Items (by position in the chunk) repeating a key of a whole load: see [`Known`].
     pub repeats: Vec<usize>,
-}
-
-/// Rows naming a case not written yet, waiting for it (a whole load: see [`assign`]).
-#[derive(Default)]
-pub(super) struct Held {
-    warnings: Vec<(i64, Vec<Value>)>,
-    candidates: Vec<(i64, Vec<Value>)>,
-}
-
-impl Assigned {
-    /// Sets aside the rows naming a case not written yet and adds those set aside before whose
-    /// case this writes, in the order they were assigned.
-    pub(super) fn hold_back(&mut self, held: &mut Held, memory: &Memory) {
-        let unwritten = &memory.unwritten;
-        for (before, now) in [(&mut held.warnings, &mut self.warnings), (&mut held.candidates, &mut self.candidates)] {
-            let all = std::mem::take(before).into_iter().chain(std::mem::take(now));
-            (*before, *now) = all.partition(|(case, _)| unwritten.contains(case));
-        }
-    }
 }
 
 /// Decides, in memory, what each item (the `offset`th on) does: a repeat of a stored key, or a
 /// new warning that joins a case of `memory` or opens one, counted in its batch of `subs`.
 ///
 /// A case is written once no later row can join it: `later` is the earliest event time of the
-/// rows still to come (`None`: none). Until then it stays in `memory` with its changes, and
-/// the rows naming it wait ([`Assigned::hold_back`]): written once, in its final form, instead of
-/// inserted and then updated by every later chunk that joins it. A case read from the
+/// rows still to come (`None`: none). Until then it stays in `memory` with its changes: written
+/// once, in its final form, instead of inserted and then updated by every later chunk that
+/// joins it. The rows naming it go out at once: a whole load checks no foreign key
+/// (`Db::begin_load`), and a chunked one settles every case of its chunk (`later` is `None`). A case read from the
 /// database is written as its growth.
 pub(super) fn assign(
     settings: &Settings,
@@ -223,12 +202,12 @@ pub(super) fn assign(
     memory: &mut Memory,
     ids: Ids<'_>,
 ) -> Result<Assigned, AppError> {
-    let Memory { cases, unsettled, unwritten, known } = memory;
+    let Memory { cases, unsettled, known } = memory;
     let window = settings.rules.merge_window_ms();
     // Cases about nobody in particular (a warning with neither ID number nor phone) never merge.
     let mut keyless: Vec<Case> = Vec::new();
-    let mut warnings: Vec<(i64, Vec<Value>)> = Vec::with_capacity(prepared.len());
-    let mut candidates: Vec<(i64, Vec<Value>)> = Vec::new();
+    let mut warnings: Vec<Vec<Value>> = Vec::with_capacity(prepared.len());
+    let mut candidates: Vec<Vec<Value>> = Vec::new();
     let mut repeats = Vec::new();
     for (at, p) in prepared.iter().enumerate() {
         let (touched, chunk) = &mut subs[at / MAX_BATCH];
@@ -275,12 +254,11 @@ pub(super) fn assign(
                 match list {
                     Some((key, list)) => {
                         unsettled.push(Reverse((received, key.clone())));
-                        unwritten.insert(id);
                         list.push(case);
                     }
                     None => keyless.push(case),
                 }
-                candidates.extend(p.subject.candidates.iter().map(|r| (id, vec![Value::from(id), Value::from(*r)])));
+                candidates.extend(p.subject.candidates.iter().map(|r| vec![Value::from(id), Value::from(*r)]));
                 id
             }
         };
@@ -289,7 +267,7 @@ pub(super) fn assign(
         let mut row = Vec::with_capacity(1 + WARNING_COLUMNS.len());
         row.push(Value::from(warning_id));
         row.extend(columns.values());
-        warnings.push((case_id, row));
+        warnings.push(row);
         if let Known::Stored(stored) = known {
             stored.insert((w.source.clone(), w.upstream_id.clone()), together::stored_form(warning_id, case_id, p));
         }
@@ -324,9 +302,6 @@ pub(super) fn assign(
             cases.remove(&key);
         } else {
             *list = open;
-        }
-        for c in &finished {
-            unwritten.remove(&c.id);
         }
         done.extend(finished);
     }
@@ -370,10 +345,8 @@ pub(super) async fn insert(tx: &mut Tx, db: &Db, rows: Assigned) -> Result<(), A
     together::write_cases(tx, db, rows.cases).await?;
     let mut columns = vec!["id"];
     columns.extend(WARNING_COLUMNS);
-    let warnings = rows.warnings.into_iter().map(|(_, row)| row).collect();
-    db.insert_rows(tx, "fraud_warnings", &columns, warnings).await?;
-    let candidates = rows.candidates.into_iter().map(|(_, row)| row).collect();
-    db.insert_rows(tx, "fraud_candidates", &["case_id", "resident_id"], candidates).await?;
+    db.insert_rows(tx, "fraud_warnings", &columns, rows.warnings).await?;
+    db.insert_rows(tx, "fraud_candidates", &["case_id", "resident_id"], rows.candidates).await?;
     Ok(())
 }
 

@@ -11,7 +11,8 @@
 //!   writer only writes;
 //! - each case is written once, in its final form, when the rows still to come are all too late
 //!   to join it (a file comes in time order, give or take): never inserted and then updated by
-//!   each later chunk that joins it. The rows naming a case wait with it;
+//!   each later chunk that joins it. The rows naming it are written at once, before it: the
+//!   load checks no foreign key ([`crate::db::Db::begin_load`]);
 //! - a row repeating a key stores nothing and is answered (duplicate or conflict) at the end,
 //!   from the database, exactly as a later load would answer it.
 //!
@@ -21,7 +22,7 @@
 use std::ops::{Range, RangeFrom};
 use std::time::{Duration, Instant};
 
-use super::bulk::{self, Assigned, Held, Ids, Known, Lookup, Memory};
+use super::bulk::{self, Assigned, Ids, Known, Lookup, Memory};
 use super::intake::{Prepared, Settings, Touched};
 use super::model::Warning;
 use super::routes::Routes;
@@ -68,8 +69,6 @@ struct Work {
     /// Every case a row could join, read at the start or opened by the load and not yet
     /// written, and every key stored.
     memory: Memory,
-    /// Rows waiting for a case held in `memory`.
-    held: Held,
     case_ids: RangeFrom<i64>,
     warning_ids: RangeFrom<i64>,
     /// One per [`MAX_BATCH`] rows of the whole load: audited at the end.
@@ -105,7 +104,6 @@ pub async fn start(state: &AppState, settings: &Settings, items: &[Warning]) -> 
     let first_warning = db.reserve_ids(&mut tx, "fraud_warnings", 1).await?[0];
     let work = Work {
         memory: Memory::new(cases, Known::Loaded(keys)),
-        held: Held::default(),
         case_ids: first_case..,
         warning_ids: first_warning..,
         subs: bulk::batches(n),
@@ -227,8 +225,7 @@ impl Work {
         let n = prepared.len();
         let subs = &mut self.subs[offset / MAX_BATCH..];
         let ids = Ids { cases: &mut self.case_ids, warnings: &mut self.warning_ids };
-        let mut rows = bulk::assign(settings, &prepared, (offset, later), subs, &mut self.memory, ids)?;
-        rows.hold_back(&mut self.held, &self.memory);
+        let rows = bulk::assign(settings, &prepared, (offset, later), subs, &mut self.memory, ids)?;
         let mut repeats = rows.repeats.iter().copied().peekable();
         for (at, p) in prepared.into_iter().enumerate() {
             if repeats.next_if_eq(&at).is_some() {
