@@ -39,14 +39,15 @@ pub const WHOLE_FROM: usize = 2 * MAX_BATCH;
 
 /// Indexes a whole load keeps up as it writes, instead of building them at the end:
 /// - history cases have no deadline and are not closed: they fall outside these partial indexes;
-/// - the load writes cases about when they open, and each case's warnings with it, so keys by
-///   opening, receipt and case arrive nearly in order, each insert on one of the last pages;
+/// - the load writes cases about when they open and warnings in the file's (time) order, so
+///   keys by opening, receipt and case arrive nearly in order, each insert on one of the last
+///   pages;
 /// - the queue's key is (state, node): every history case has one state, and each node's
 ///   entries grow at their own end, a few thousand pages in all.
 ///
 /// Only the indexes by resident and by subject hash take keys all over the index: built at the
 /// end. Measured on the nine-month file: all built at the end, 9.1 s of building; these kept,
-/// 3.1–4.2 s of building for 4–5 s more writing, which runs beside the matching; all kept, the
+/// 2–4 s of building for 4–5 s more writing, which runs beside the matching; all kept, the
 /// writer 10 s slower.
 const KEPT_INDEXES: &[&str] = &[
     "fraud_cases_closed",
