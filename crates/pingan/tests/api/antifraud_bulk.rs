@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use crate::antifraud::{app_at_ten, resident_in, upstream, warning};
-use crate::helpers::{id_number, TestApp};
+use crate::helpers::{assert_writer_back_after_load, id_number, TestApp};
 
 const COLUMNS: [&str; 13] = [
     "source",
@@ -322,16 +322,5 @@ async fn a_large_history_file_after_a_small_one_grows_its_cases_and_writes_its_o
     let f_grow_at = row("F-grow")[1].split('|').next().unwrap().to_string();
     assert_eq!(case("F-grow")[2..4], [f_grow_at, "3".into()], "B-03, B-12 (earlier, the file's last) and F-grow");
     assert_eq!(row("F-pending")[5], "B-06", "the pending case by the shared phone grows");
-    if from_file.state.db.backend == pingan::db::Backend::Sqlite {
-        let cache: i64 = sqlx::query_scalar("PRAGMA cache_size").fetch_one(from_file.state.db.writer()).await.unwrap();
-        assert_eq!(cache, -256 * 1024, "the writer's page cache is back at its usual size");
-        let checked: i64 =
-            sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(from_file.state.db.writer()).await.unwrap();
-        assert_eq!(checked, 1, "the writer checks foreign keys again after the load that did without");
-        let broken: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pragma_foreign_key_check")
-            .fetch_one(from_file.state.db.reader())
-            .await
-            .unwrap();
-        assert_eq!(broken, 0, "every reference the load wrote unchecked names a row that exists");
-    }
+    assert_writer_back_after_load(&from_file.state.db, "the load").await;
 }

@@ -383,3 +383,19 @@ pub fn holds_demo_phone(hay: &[u8]) -> bool {
             && hay.get(i + 11).is_none_or(|c| !c.is_ascii_digit())
     })
 }
+
+/// After a large load on SQLite, which ran with its own writer settings: the writer is back to
+/// the usual ones (256 MiB of page cache, foreign keys checked) and every reference the load
+/// wrote unchecked names a row that exists. `what` names the load in the messages.
+pub async fn assert_writer_back_after_load(db: &Db, what: &str) {
+    if db.backend != pingan::db::Backend::Sqlite {
+        return;
+    }
+    let cache: i64 = sqlx::query_scalar("PRAGMA cache_size").fetch_one(db.writer()).await.unwrap();
+    assert_eq!(cache, -256 * 1024, "the writer's page cache, widened for {what}, is back at its usual size");
+    let checked: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(db.writer()).await.unwrap();
+    assert_eq!(checked, 1, "the writer checks foreign keys again after {what}, which did without");
+    let broken: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM pragma_foreign_key_check").fetch_one(db.reader()).await.unwrap();
+    assert_eq!(broken, 0, "every reference {what} wrote unchecked names a row that exists");
+}

@@ -1,7 +1,7 @@
 use geo::InteriorPoint;
 use serde_json::Value;
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{assert_writer_back_after_load, spawn_app, TestApp};
 
 fn id_number(seventeen: &str) -> String {
     const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
@@ -276,17 +276,7 @@ async fn a_first_import_larger_than_the_register_ends_with_every_index_and_merge
     assert_eq!(found["total"], 1, "the merged row's phone was added: {found}");
     let found = search(&app, &officer, serde_json::json!({"phone": "13700001499"})).await;
     assert_eq!(found["total"], 1, "{found}");
-    if app.state.db.backend == pingan::db::Backend::Sqlite {
-        let cache: i64 = sqlx::query_scalar("PRAGMA cache_size").fetch_one(app.state.db.writer()).await.unwrap();
-        assert_eq!(cache, -256 * 1024, "the writer's page cache, widened for the import, is back at its usual size");
-        let checked: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(app.state.db.writer()).await.unwrap();
-        assert_eq!(checked, 1, "the writer checks foreign keys again after the import that did without");
-        let broken: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pragma_foreign_key_check")
-            .fetch_one(app.state.db.reader())
-            .await
-            .unwrap();
-        assert_eq!(broken, 0, "every reference the load wrote unchecked names a row that exists");
-    }
+    assert_writer_back_after_load(&app.state.db, "the import").await;
 }
 
 #[tokio::test]
