@@ -156,8 +156,10 @@ pub async fn import_residents(
         }
     };
     let total = sheet.approx_rows() as u64;
+    let grids = super::import_plan::GridIndexSoon::start(state);
     let today = crate::clock::beijing_today(state.clock.now_ms());
-    let mut rows: Vec<Row> = Vec::new();
+    // Sized once: grown by doubling, a million rows were copied into fresh memory again and again.
+    let mut rows: Vec<Row> = Vec::with_capacity((total as usize).min(limits.max_rows));
     for record in sheet.records() {
         report.rows += 1;
         match record.map_err(|e| vec![e]).and_then(|r| parse_row(&r, today)) {
@@ -168,7 +170,7 @@ pub async fn import_residents(
             progress(report.rows, total, "check");
         }
     }
-    let plan = super::import_plan::plan(state, caller, rows, &mut report).await?;
+    let plan = super::import_plan::plan(state, caller, rows, grids, &mut report).await?;
     let bad_lines: HashSet<u64> = report.errors.iter().map(|e| e.line).collect();
     report.skipped = bad_lines.len() as u64;
     if !report.errors.is_empty() && !skip_invalid {

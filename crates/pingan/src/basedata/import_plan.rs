@@ -1,6 +1,8 @@
 //! The second half of an import: resolving each checked row against the file and the database
 //! (same person, same address, same house), then writing everything in one transaction.
 
+use std::sync::Arc;
+
 use foldhash::{HashMap, HashMapExt, HashSet};
 
 use sqlx::Row as _;
@@ -13,6 +15,7 @@ use crate::app::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
 use crate::db::bulk::Value;
+use crate::grids::index::LoadedIndex;
 use crate::jurisdiction::{scope_of, Level};
 use crate::pii::{self, mask::Phone, DataKey};
 use crate::web::error::AppError;
@@ -45,9 +48,10 @@ struct NewHouse {
 }
 
 struct NewResident {
-    resident: Resident,
+    /// The row of [`Plan::rows`] that holds the person.
+    at: usize,
     /// The ID number's keyed hash, computed once when the file was read.
-    id_hash: Option<Vec<u8>>,
+    id_hash: Option<[u8; 32]>,
     address: AddressRef,
     house: Option<HouseRef>,
 }
@@ -59,6 +63,9 @@ struct Merge {
 }
 
 pub(super) struct Plan {
+    /// The file's rows, where they were read: a million of them moved into new lists was a
+    /// third of the planning, most of it the kernel handing out fresh pages.
+    rows: Vec<Row>,
     addresses: Vec<NewAddress>,
     houses: Vec<NewHouse>,
     residents: Vec<NewResident>,
@@ -73,11 +80,28 @@ fn union<T: PartialEq + Clone>(into: &mut Vec<T>, more: &[T]) {
     }
 }
 
+/// What the plan decided for one row of the file, step by step.
+#[derive(Clone, Copy)]
+enum Fate {
+    /// Not written: merged into an earlier row of the file, or refused with a row error.
+    Dropped,
+    /// A person already recorded: the row adds phones and tags to resident `id`.
+    Merge(i64),
+    /// A new person, not yet placed at an address.
+    Fresh,
+    /// A new person at this address.
+    At(AddressRef),
+}
+
 /// Resolves rows into what to write, adding row errors to `report` for rows that cannot be.
+/// Each row stays where it was read and the plan names it by its index: at a million rows,
+/// moving them from one list to the next at each step (each list fresh memory) was a third of
+/// this phase.
 pub(super) async fn plan(
     state: &AppState,
     caller: &Caller,
-    rows: Vec<Row>,
+    mut rows: Vec<Row>,
+    grids: GridIndexSoon,
     report: &mut ResidentImportReport,
 ) -> Result<Plan, AppError> {
     let scope = scope_of(state, caller).await?;
@@ -86,25 +110,27 @@ pub(super) async fn plan(
         .await?
         .into_iter()
         .collect();
+    let mut fates = vec![Fate::Fresh; rows.len()];
     // 1. One person per ID number within the file: the first row stays, later ones add phones and tags.
-    // Each kept row with its ID number's keyed hash, computed once.
-    let mut kept: Vec<(Row, Option<Vec<u8>>)> = Vec::with_capacity(rows.len());
+    // Each row's ID number's keyed hash, computed once.
+    let hashes: Vec<Option<[u8; 32]>> = rows
+        .iter()
+        .map(|r| r.resident.id_number.as_ref().map(|id| hash_key(&state.key.lookup_hash(pii::ID_NUMBER, id.as_str()))))
+        .collect();
     let mut by_hash: HashMap<[u8; 32], usize> = HashMap::with_capacity(rows.len());
-    for row in rows {
-        let hash = row.resident.id_number.as_ref().map(|id| state.key.lookup_hash(pii::ID_NUMBER, id.as_str()));
-        let slot = hash.as_deref().map(hash_key);
-        match slot.as_ref().and_then(|k| by_hash.get(k)) {
-            Some(&i) => {
-                let first = &mut kept[i].0.resident;
-                union(&mut first.phones, &row.resident.phones);
-                union(&mut first.tags, &row.resident.tags);
+    for (at, hash) in hashes.iter().enumerate() {
+        let Some(hash) = hash else { continue };
+        match by_hash.get(hash) {
+            Some(&first) => {
+                let phones = std::mem::take(&mut rows[at].resident.phones);
+                let tags = std::mem::take(&mut rows[at].resident.tags);
+                union(&mut rows[first].resident.phones, &phones);
+                union(&mut rows[first].resident.tags, &tags);
+                fates[at] = Fate::Dropped;
                 report.merged += 1;
             }
             None => {
-                if let Some(k) = slot {
-                    by_hash.insert(k, kept.len());
-                }
-                kept.push((row, hash));
+                by_hash.insert(*hash, at);
             }
         }
     }
@@ -117,31 +143,42 @@ pub(super) async fn plan(
         |r| Ok((r.try_get::<Vec<u8>, _>(0)?, (r.try_get::<i64, _>(1)?, r.try_get::<i64, _>(2)?))),
     )
     .await?;
-    let mut merges = Vec::new();
-    let mut fresh = Vec::with_capacity(kept.len());
-    for (row, hash) in kept {
-        match hash.as_ref().and_then(|h| existing.get(h).copied()) {
-            Some((id, node)) if writable.contains(&node) => {
-                merges.push(Merge { id, phones: row.resident.phones, tags: row.resident.tags });
-                report.merged += 1;
+    drop(by_hash);
+    if !existing.is_empty() {
+        for (at, fate) in fates.iter_mut().enumerate() {
+            let Some(hash) = hashes[at].filter(|_| matches!(fate, Fate::Fresh)) else { continue };
+            match existing.get(hash.as_slice()) {
+                Some(&(id, node)) if writable.contains(&node) => {
+                    *fate = Fate::Merge(id);
+                    report.merged += 1;
+                }
+                Some(_) => {
+                    *fate = Fate::Dropped;
+                    report.errors.push(row_error(
+                        rows[at].line,
+                        "id_number",
+                        "this person is recorded by a unit outside your jurisdiction; ask the bureau to transfer the record",
+                    ));
+                }
+                None => {}
             }
-            Some(_) => report.errors.push(row_error(
-                row.line,
-                "id_number",
-                "this person is recorded by a unit outside your jurisdiction; ask the bureau to transfer the record",
-            )),
-            None => fresh.push((address_key(&row.address), row, hash)),
         }
     }
     // 3. Addresses by standard text: existing ones keep their point; new ones need one.
+    let mut keys: Vec<String> = rows
+        .iter()
+        .zip(&fates)
+        .map(|(row, fate)| if matches!(fate, Fate::Fresh) { address_key(&row.address) } else { String::new() })
+        .collect();
     let known = lookup(
         state,
         "addresses",
         || {
-            let mut keys: Vec<String> = fresh.iter().map(|(k, _, _)| k.clone()).collect();
-            keys.sort_unstable();
-            keys.dedup();
-            keys
+            let mut wanted: Vec<String> =
+                keys.iter().zip(&fates).filter(|(_, f)| matches!(f, Fate::Fresh)).map(|(k, _)| k.clone()).collect();
+            wanted.sort_unstable();
+            wanted.dedup();
+            wanted
         },
         |m| format!("SELECT text_key, id, grid_id, node_id FROM addresses WHERE text_key IN ({m})"),
         |r| {
@@ -153,13 +190,16 @@ pub(super) async fn plan(
     )
     .await?;
     let checker = Checker::load(state).await?;
-    let index = crate::grids::index::current(state).await?;
+    let index = grids.get().await?;
     let mut addresses: Vec<NewAddress> = Vec::new();
-    let mut address_of: HashMap<String, AddressRef> = HashMap::new();
-    let mut placed_rows: Vec<(Row, Option<Vec<u8>>, AddressRef)> = Vec::with_capacity(fresh.len());
-    for (key, mut row, hash) in fresh {
+    let mut address_of: HashMap<String, AddressRef> = HashMap::with_capacity(rows.len());
+    for (at, row) in rows.iter_mut().enumerate() {
+        if !matches!(fates[at], Fate::Fresh) {
+            continue;
+        }
+        let key = std::mem::take(&mut keys[at]);
         if let Some(a) = address_of.get(&key) {
-            placed_rows.push((row, hash, *a));
+            fates[at] = Fate::At(*a);
             continue;
         }
         let a = match known.get(&key) {
@@ -170,6 +210,7 @@ pub(super) async fn plan(
                     "address",
                     "this address is recorded outside your jurisdiction",
                 ));
+                fates[at] = Fate::Dropped;
                 continue;
             }
             None => {
@@ -179,12 +220,14 @@ pub(super) async fn plan(
                         "lon",
                         "a new address needs its longitude and latitude (经度, 纬度)",
                     ));
+                    fates[at] = Fate::Dropped;
                     continue;
                 };
                 let p = match checker.check(lon, lat, datum.into()) {
                     Ok(p) => p,
                     Err(AppError::Invalid { reason, .. }) => {
                         report.errors.push(row_error(row.line, "lon", reason));
+                        fates[at] = Fate::Dropped;
                         continue;
                     }
                     Err(e) => return Err(e),
@@ -196,6 +239,7 @@ pub(super) async fn plan(
                         "lon",
                         "the point lies in a grid outside your jurisdiction",
                     ));
+                    fates[at] = Fate::Dropped;
                     continue;
                 }
                 let node = grid.unwrap_or(caller.node_id);
@@ -210,13 +254,15 @@ pub(super) async fn plan(
             }
         };
         address_of.insert(key, a);
-        placed_rows.push((row, hash, a));
+        fates[at] = Fate::At(a);
     }
+    drop((keys, address_of));
     // 4. Houses by (address, unit).
-    let existing_addresses: Vec<i64> = placed_rows
+    let existing_addresses: Vec<i64> = rows
         .iter()
-        .filter_map(|(r, _, a)| match a {
-            AddressRef::Existing { id, .. } if r.unit.is_some() => Some(*id),
+        .zip(&fates)
+        .filter_map(|(r, fate)| match fate {
+            Fate::At(AddressRef::Existing { id, .. }) if r.unit.is_some() => Some(*id),
             _ => None,
         })
         .collect::<HashSet<_>>()
@@ -237,9 +283,22 @@ pub(super) async fn plan(
     let mut houses: Vec<NewHouse> = Vec::new();
     // Houses of this file by (address, unit); an address is its id, or a new one its index
     // below zero, so an existing address's key is also the key of `known_houses`.
-    let mut house_of: HashMap<(i64, String), HouseRef> = HashMap::new();
-    let mut residents = Vec::with_capacity(placed_rows.len());
-    for (mut row, id_hash, a) in placed_rows {
+    let mut house_of: HashMap<(i64, String), HouseRef> = HashMap::with_capacity(rows.len());
+    let placed = fates.iter().filter(|f| matches!(f, Fate::At(_))).count();
+    let mut residents = Vec::with_capacity(placed);
+    let mut merges = Vec::new();
+    for ((at, fate), id_hash) in fates.into_iter().enumerate().zip(hashes) {
+        let row = &mut rows[at];
+        let a = match fate {
+            Fate::Dropped => continue,
+            Fate::Fresh => unreachable!("BUG: a row the plan neither placed nor dropped"),
+            Fate::Merge(id) => {
+                let (phones, tags) = (std::mem::take(&mut row.resident.phones), std::mem::take(&mut row.resident.tags));
+                merges.push(Merge { id, phones, tags });
+                continue;
+            }
+            Fate::At(a) => a,
+        };
         let house = row.unit.take().map(|unit| {
             let address = match a {
                 AddressRef::Existing { id, .. } => id,
@@ -262,9 +321,24 @@ pub(super) async fn plan(
             house_of.insert(key, h);
             h
         });
-        residents.push(NewResident { resident: row.resident, id_hash, address: a, house });
+        residents.push(NewResident { at, id_hash, address: a, house });
     }
-    Ok(Plan { addresses, houses, residents, merges })
+    Ok(Plan { rows, addresses, houses, residents, merges })
+}
+
+/// The grid index, being built on a task of its own while the file is checked: a city's
+/// thousands of grids take a core for a few tenths of a second, and checking takes the other.
+pub(super) struct GridIndexSoon(tokio::task::JoinHandle<Result<Arc<LoadedIndex>, AppError>>);
+
+impl GridIndexSoon {
+    pub fn start(state: &AppState) -> GridIndexSoon {
+        let state = state.clone();
+        GridIndexSoon(tokio::spawn(async move { crate::grids::index::current(&state).await }))
+    }
+
+    async fn get(self) -> Result<Arc<LoadedIndex>, AppError> {
+        self.0.await.map_err(|e| AppError::Internal(anyhow::anyhow!("building the grid index failed: {e}")))?
+    }
 }
 
 /// Existing rows of `table` for the keys `keys` makes, one value per key. An empty table (a
@@ -350,19 +424,20 @@ pub(super) async fn write(
         .collect();
     let (batches, mut ready) = tokio::sync::mpsc::channel::<ResidentBatch>(RESIDENT_BATCHES_AHEAD);
     let maker = {
-        let (key, residents, ids) = (state.key.clone(), std::mem::take(&mut plan.residents), created.clone());
+        let (key, ids) = (state.key.clone(), created.clone());
+        let (rows, residents) = (std::mem::take(&mut plan.rows), std::mem::take(&mut plan.residents));
         tokio::task::spawn_blocking(move || {
             let mut at = 0;
             while at < residents.len() {
                 let end = (at + RESIDENT_BATCH).min(residents.len());
                 let batch = resident_batch(
                     &key,
+                    &rows,
                     &residents[at..end],
                     &ids[at..end],
                     &places[at..end],
                     &houses[at..end],
-                    by,
-                    now,
+                    (by, now),
                 );
                 if batches.blocking_send(batch).is_err() {
                     return; // the writer stopped on an error
@@ -528,17 +603,18 @@ struct ResidentBatch {
 /// each one's (address, grid, node).
 fn resident_batch(
     key: &DataKey,
+    rows: &[Row],
     residents: &[NewResident],
     ids: &[i64],
     places: &[(i64, Option<i64>, i64)],
     houses: &[Option<i64>],
-    by: Option<i64>,
-    now: i64,
+    (by, now): (Option<i64>, i64),
 ) -> ResidentBatch {
     let mut b = ResidentBatch { people: Vec::with_capacity(residents.len()), phones: Vec::new(), tags: Vec::new() };
     for (((r, &id), &place), &house) in residents.iter().zip(ids).zip(places).zip(houses) {
-        b.people.push(resident_row(key, id, r, place, house, by, now));
-        for (ord, p) in r.resident.phones.iter().enumerate() {
+        let person = &rows[r.at].resident;
+        b.people.push(resident_row(key, id, (person, r.id_hash), place, house, (by, now)));
+        for (ord, p) in person.phones.iter().enumerate() {
             b.phones.push(vec![
                 id.into(),
                 key.lookup_hash(pii::PHONE, p.as_str()).into(),
@@ -548,7 +624,7 @@ fn resident_batch(
                 now.into(),
             ]);
         }
-        for t in &r.resident.tags {
+        for t in &person.tags {
             b.tags.push(vec![id.into(), t.code().into()]);
         }
     }
@@ -559,15 +635,13 @@ fn resident_batch(
 fn resident_row(
     key: &DataKey,
     id: i64,
-    new: &NewResident,
+    (r, id_hash): (&Resident, Option<[u8; 32]>),
     (address, grid, node): (i64, Option<i64>, i64),
     house: Option<i64>,
-    by: Option<i64>,
-    now: i64,
+    (by, now): (Option<i64>, i64),
 ) -> Vec<Value> {
-    let r = &new.resident;
     // The plan hashed every ID number it kept: `id_hash` is there exactly when `id_number` is.
-    let ids = r.id_number.as_ref().zip(new.id_hash.clone()).map(|(i, h)| resident::id_columns_hashed(key, i, h));
+    let ids = r.id_number.as_ref().zip(id_hash).map(|(i, h)| resident::id_columns_hashed(key, i, h.to_vec()));
     let (enc, hash, head, tail) = resident::split(ids);
     vec![
         id.into(),
