@@ -396,7 +396,7 @@ pub(super) async fn write(
         ("resident_phones", n),
         ("resident_tags", n),
     ];
-    let deferred = db.defer_indexes(&mut tx, &loads, &[]).await?;
+    let deferred = db.defer_indexes(&mut tx, &loads, KEPT_INDEXES).await?;
     if deferred.any() {
         // A first import of a city's register: what it dirties stays in memory until the commit.
         db.widen_cache(&mut tx).await?;
@@ -545,6 +545,12 @@ pub(super) async fn write(
     progress(total, total, "done");
     Ok(())
 }
+
+/// Indexes a first import keeps up as it writes instead of building them at the end: residents
+/// go in file order, and their addresses and houses were numbered in the order the file first
+/// names them, so each key lands on the index's last page or near it. The rest (hashes, names,
+/// ID tails, units) come in no order and are built after the rows.
+const KEPT_INDEXES: &[&str] = &["residents_address", "residents_house"];
 
 const ADDRESS_COLUMNS: [&str; 12] = [
     "id",
