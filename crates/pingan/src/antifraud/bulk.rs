@@ -372,8 +372,8 @@ pub(super) async fn audit_entries(
         }
         all.absorb(sub);
     }
-    // One append for them all: the chain's head is read and written once, not per batch (a
-    // history load has 1,700 batches; one append each was a second of its serial end).
+    // One append for them all: the chain's head is locked, read and written once, not once per
+    // batch (a history load has 1,700 batches).
     if !entries.is_empty() {
         let timed: Vec<(i64, &Entry)> = entries.iter().map(|e| (now, e)).collect();
         audit::append_all(tx, state.db.backend, &state.key, &timed).await.map_err(|e| audit::audit_failed(state, e))?;
