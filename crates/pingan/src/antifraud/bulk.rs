@@ -192,8 +192,8 @@ pub(super) struct Assigned {
 /// rows still to come (`None`: none). Until then it stays in `memory` with its changes: written
 /// once, in its final form, instead of inserted and then updated by every later chunk that
 /// joins it. The rows naming it go out at once: a whole load checks no foreign key
-/// (`Db::begin_load`), and a chunked one settles every case of its chunk (`later` is `None`). A case read from the
-/// database is written as its growth.
+/// (`Db::begin_load`), and a chunked one settles every case of its chunk (`later` is `None`).
+/// A case read from the database is written as its growth.
 pub(super) fn assign(
     settings: &Settings,
     prepared: &[Prepared],

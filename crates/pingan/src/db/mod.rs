@@ -227,7 +227,7 @@ pub async fn lock_audit_chain(backend: Backend, tx: &mut Tx) -> Result<(), sqlx:
 
 /// Page cache of the one writer: a bulk load dirties index pages all over the tables, and each
 /// one evicted mid-transaction is written twice. Readers read through the memory map instead.
-const WRITER_CACHE_KIB: u32 = 256 * 1024;
+pub const WRITER_CACHE_KIB: u32 = 256 * 1024;
 /// Pages (of 4 KiB) in the write-ahead log past which a commit checkpoints: see `sqlite_pool`.
 const WAL_AUTOCHECKPOINT_PAGES: u32 = 10_000;
 const READER_CACHE_KIB: u32 = 16 * 1024;

@@ -385,14 +385,18 @@ pub fn holds_demo_phone(hay: &[u8]) -> bool {
 }
 
 /// After a large load on SQLite, which ran with its own writer settings: the writer is back to
-/// the usual ones (256 MiB of page cache, foreign keys checked) and every reference the load
+/// the usual ones (its usual page cache, foreign keys checked) and every reference the load
 /// wrote unchecked names a row that exists. `what` names the load in the messages.
 pub async fn assert_writer_back_after_load(db: &Db, what: &str) {
     if db.backend != pingan::db::Backend::Sqlite {
         return;
     }
     let cache: i64 = sqlx::query_scalar("PRAGMA cache_size").fetch_one(db.writer()).await.unwrap();
-    assert_eq!(cache, -256 * 1024, "the writer's page cache, widened for {what}, is back at its usual size");
+    assert_eq!(
+        cache,
+        -i64::from(pingan::db::WRITER_CACHE_KIB),
+        "the writer's page cache, widened for {what}, is back at its usual size"
+    );
     let checked: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(db.writer()).await.unwrap();
     assert_eq!(checked, 1, "the writer checks foreign keys again after {what}, which did without");
     let broken: i64 =
